@@ -1,0 +1,14 @@
+"""ctcocr: read short lines of text in images (CAPTCHAs, house numbers, plates) with CNN+CTC.
+
+>>> from ctcocr import Recognizer
+>>> Recognizer("runs/captcha").predict("captcha.png")
+Prediction(text='7K3QX', confidence=0.998, char_confidences=(...))
+"""
+
+__version__ = "0.1.0"
+
+from ctcocr.decode import Prediction
+from ctcocr.errors import CtcocrError
+from ctcocr.recognizer import Recognizer
+
+__all__ = ["CtcocrError", "Prediction", "Recognizer", "__version__"]

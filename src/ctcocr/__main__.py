@@ -1,0 +1,5 @@
+import sys
+
+from ctcocr.cli import main
+
+sys.exit(main())

@@ -1,0 +1,178 @@
+"""The `ctcocr` command: synth, train, evaluate, predict, demo.
+
+Thin by design: it parses flags (derived from the config dataclasses), calls the package and
+prints. Errors of the package become one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ctcocr import __version__
+from ctcocr.errors import CtcocrError, DataError
+from ctcocr.images import IMAGE_SUFFIXES
+from ctcocr.options import parse_range, parse_size
+
+
+def _synth_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--length", type=parse_range, default=(4, 6), help="text length A-B")
+    parser.add_argument("--charset", help="characters (synth default: digits + upper case)")
+    parser.add_argument("--size", type=parse_size, default=(128, 64), help="image size WxH")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from ctcocr.config import ModelConfig, TrainConfig
+    from ctcocr.data import DEFAULT_LABEL_PATTERN
+    from ctcocr.options import add_fields
+
+    parser = argparse.ArgumentParser(prog="ctcocr", description="Read short text in images.")
+    parser.add_argument("--version", action="version", version=f"ctcocr {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    synth = commands.add_parser("synth", help="write a folder of synthetic CAPTCHAs")
+    synth.add_argument("out", type=Path, help="new dataset folder")
+    synth.add_argument("--count", type=int, default=1000, help="number of images")
+    synth.add_argument("--seed", type=int, default=0, help="same seed, same images")
+    _synth_flags(synth)
+
+    train = commands.add_parser("train", help="train a recognizer")
+    train.add_argument("data", type=Path, nargs="?", help="dataset folder, CSV, or image folder")
+    train.add_argument("--synthetic", action="store_true", help="train on endless CAPTCHAs")
+    train.add_argument("--out", type=Path, required=True, help="run folder to write")
+    train.add_argument("--val", type=Path, help="validation data (default: hold out a share)")
+    train.add_argument("--resume", action="store_true", help="continue a killed run in --out")
+    train.add_argument(
+        "--label-pattern",
+        default=DEFAULT_LABEL_PATTERN,
+        help="regex with (?P<label>...) for label-named image files",
+    )
+    train.add_argument("--channels", type=int, choices=(1, 3), default=1, help="1 gray, 3 RGB")
+    train.add_argument(
+        "--resize",
+        choices=("stretch", "pad"),
+        default="stretch",
+        help="how images meet the input size",
+    )
+    _synth_flags(train)
+    add_fields(train, ModelConfig, rename={"architecture": "model"})
+    add_fields(train, TrainConfig)
+
+    evaluate = commands.add_parser("evaluate", help="score a model on labelled data")
+    evaluate.add_argument("model", type=Path, help="run folder")
+    evaluate.add_argument("data", type=Path, help="dataset folder, CSV, or image folder")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
+
+    predict = commands.add_parser("predict", help="read the text in images")
+    predict.add_argument("model", type=Path, help="run folder")
+    predict.add_argument("images", type=Path, nargs="+", help="image files or folders")
+    predict.add_argument("--json", action="store_true", help="print a JSON list")
+
+    demo = commands.add_parser("demo", help="synthesise, train, evaluate and show, in minutes")
+    demo.add_argument("--out", type=Path, default=Path("ctcocr-demo"), help="output folder")
+    demo.add_argument("--minutes", type=float, default=5.0, help="training time")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except CtcocrError as error:
+        print(f"ctcocr {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted (a training run continues with --resume)", file=sys.stderr)
+        return 130
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from ctcocr.synth import write_dataset
+
+    config = _synth_config(args)
+    write_dataset(args.out, args.count, config, args.seed)
+    print(f"wrote {args.count} images and labels.csv to {args.out}")
+    return 0
+
+
+def _synth_config(args: argparse.Namespace):  # -> SynthConfig
+    from ctcocr.synth import SynthConfig
+
+    extra = {"charset": args.charset} if args.charset else {}
+    (low, high), (width, height) = args.length, args.size
+    return SynthConfig(width=width, height=height, min_length=low, max_length=high, **extra)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ctcocr.commands import train_command
+
+    return train_command(args, _synth_config(args) if args.synthetic else None)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ctcocr.commands import evaluate_command
+
+    result = evaluate_command(args.model, args.data, args.label_pattern)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    print(f"{result['count']} images")
+    print(f"sequence accuracy   {result['sequence_accuracy']:.2%}")
+    print(f"character accuracy  {result['character_accuracy']:.2%}")
+    for length, row in result["per_length"].items():
+        print(f"  length {length}: {row['sequence_accuracy']:.2%} of {row['count']}")
+    for miss in result["errors"][:10]:
+        print(f"  {miss['path']}: read {miss['text']!r}, label {miss['label']!r}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ctcocr.recognizer import Recognizer
+
+    paths = _image_files(args.images)
+    reader = Recognizer(args.model)
+    rows = [
+        {"path": str(path), **prediction.to_dict()}
+        for path, prediction in zip(paths, reader.predict_batch(paths), strict=True)
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        for row in rows:
+            print(f"{row['path']}\t{row['text']}\t{row['confidence']:.3f}")
+    return 0
+
+
+def _image_files(inputs: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise DataError(f"{item}: no images in this folder")
+            files += found
+        elif item.exists():
+            files.append(item)
+        else:
+            raise DataError(f"{item}: no such file or folder")
+    return files
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ctcocr.demo import run_demo
+
+    run_demo(args.out, args.minutes)
+    return 0
+
+
+COMMANDS = {
+    "synth": cmd_synth,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "demo": cmd_demo,
+}

@@ -1,0 +1,97 @@
+"""What the train and evaluate commands do, as functions the CLI (and scripts) call."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ctcocr.config import ModelConfig, TrainConfig
+from ctcocr.errors import DataError, ModelFileError
+from ctcocr.images import PreprocessConfig
+from ctcocr.options import from_args
+from ctcocr.runs import CONFIG, CURVES, RESUME_STATE, WEIGHTS, RunSpec
+from ctcocr.synth import SynthConfig
+
+
+def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
+    from ctcocr import prepare
+    from ctcocr.train import TrainingData, fit
+
+    config = from_args(TrainConfig, args)
+    model = from_args(ModelConfig, args)
+    width, height = args.size
+    preprocess = PreprocessConfig(width, height, args.channels, args.resize)
+    given = args.time_steps is not None
+    _check_out(args.out, args.resume)
+    if synth is not None:
+        if args.data is not None:
+            raise DataError(f"give either DATA ({args.data}) or --synthetic, not both")
+        data, spec = prepare.synthetic_data(synth, preprocess, model, config, given)
+        summary: dict[str, Any] = {"source": "synthetic", "synth": synth.__dict__}
+    else:
+        if args.data is None:
+            raise DataError("no training data: give a dataset path, or --synthetic")
+        train, val, charset = prepare.file_data(
+            args.data, args.val, config, args.charset, args.label_pattern
+        )
+        spec = prepare.file_spec(train, val, charset, preprocess, model, given)
+        data = TrainingData(val=val, train=train)
+        summary = {"source": str(args.data), "train": len(train), "val": len(val)}
+    spec = prepare.with_training_record(spec, config, summary)
+    _check_same_run(args.out, spec, args.resume)
+    print(
+        f"training {spec.model.architecture} (T={spec.model.time_steps}, "
+        f"{len(spec.charset.chars)} characters) into {args.out}"
+    )
+    progress = fit(args.out, spec, data, config, resume=args.resume)
+    print(
+        f"best validation sequence accuracy {progress.best_accuracy:.2%} at epoch "
+        f"{progress.best_epoch}; model in {args.out}/ ({WEIGHTS}, {CONFIG}), "
+        f"curves in {args.out / CURVES}"
+    )
+    return 0
+
+
+def _check_out(out: Path, resume: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} is a file: give a folder for the run")
+    if not resume and (out / CONFIG).exists():
+        raise DataError(
+            f"{out} already holds a run: pass --resume to continue it, or choose a new --out"
+        )
+
+
+def _check_same_run(out: Path, spec: RunSpec, resume: bool) -> None:
+    """A resumed run must be the same model on the same kind of data."""
+    if not (resume and (out / RESUME_STATE).exists()):
+        return
+    stored = json.loads((out / CONFIG).read_text(encoding="utf-8"))
+    new = json.loads(json.dumps(spec.to_json()))  # tuples -> lists, as stored
+    changed = [k for k in ("charset", "preprocess", "model") if stored.get(k) != new[k]]
+    if changed:
+        raise ModelFileError(
+            f"{out} was trained with another {', '.join(changed)}: resume with the same "
+            "flags as the first run, or train into a new --out"
+        )
+
+
+def evaluate_command(model: Path, data: Path, label_pattern: str) -> dict[str, Any]:
+    """Score a model on labelled data -> a JSON-ready dict (count, accuracies, errors)."""
+    from ctcocr.data import read_samples
+    from ctcocr.evaluate import score
+    from ctcocr.recognizer import Recognizer
+
+    reader = Recognizer(model)
+    samples = read_samples(data, label_pattern)
+    predictions = reader.predict_batch([s.path for s in samples])
+    result = score([s.label for s in samples], [p.text for p in predictions]).to_dict()
+    result["model"] = str(model)
+    result["data"] = str(data)
+    result["errors"] = [
+        {"path": str(s.path), "label": s.label, "text": p.text, "confidence": p.confidence}
+        for s, p in zip(samples, predictions, strict=True)
+        if s.label != p.text
+    ]
+    return result

@@ -1,0 +1,34 @@
+"""Exceptions of ctcocr. Each message names the file or value at fault and the fix.
+
+The CLI prints `str(error)` on one line and exits non-zero; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+
+class CtcocrError(Exception):
+    """Base class of every error ctcocr raises on purpose."""
+
+
+class CharsetError(CtcocrError, ValueError):
+    """A label or charset holds a character the model cannot output, or is malformed."""
+
+
+class LabelError(CtcocrError, ValueError):
+    """A label is empty or too long for the model's time steps."""
+
+
+class ImageError(CtcocrError, ValueError):
+    """An image cannot be read: missing, truncated, or not an image."""
+
+
+class DataError(CtcocrError, ValueError):
+    """A dataset path, manifest or folder is missing, empty or malformed."""
+
+
+class ModelFileError(CtcocrError, ValueError):
+    """A model or run folder is missing, incomplete, or from an incompatible version."""
+
+
+class ConfigError(CtcocrError, ValueError):
+    """A configuration value is out of range or inconsistent with another."""

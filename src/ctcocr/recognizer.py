@@ -1,0 +1,68 @@
+"""The public face of ctcocr: open a model once, read text from images.
+
+>>> from ctcocr import Recognizer
+>>> reader = Recognizer("runs/captcha")
+>>> reader.predict("2b827.png").text
+'2b827'
+
+This module never imports torch at import time: a run folder loads the torch backend when it
+is opened, so that a later ONNX backend can serve the same class without torch installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ctcocr.decode import Prediction, ctc_greedy_decode
+from ctcocr.errors import ModelFileError
+from ctcocr.images import ImageInput, preprocess_batch
+from ctcocr.runs import RunSpec, read_spec
+
+
+class Backend(Protocol):
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """(B, C, H, W) float32 -> (B, T, num_classes)."""
+        ...
+
+
+class Recognizer:
+    """Reads the text in images with a trained model. Construct once; thread-safe."""
+
+    def __init__(self, model: str | Path, device: str = "cpu") -> None:
+        path = Path(model)
+        if not path.exists():
+            raise ModelFileError(f"{path}: no such model: give the --out folder of a training")
+        if not path.is_dir():
+            raise ModelFileError(
+                f"{path}: not a model this version can open: give a training's run folder"
+            )
+        self.path = path
+        self.spec: RunSpec = read_spec(path)
+        from ctcocr.checkpoint import TorchBackend  # torch is only needed for run folders
+
+        self._backend: Backend = TorchBackend(path, self.spec, device)
+
+    @property
+    def charset(self) -> str:
+        return self.spec.charset.chars
+
+    def predict(self, image: ImageInput) -> Prediction:
+        """Read one image: a path, encoded bytes, a PIL image or a numpy array."""
+        return self.predict_batch([image])[0]
+
+    def predict_batch(self, images: Sequence[ImageInput], batch_size: int = 64) -> list[Prediction]:
+        """Read many images, `batch_size` at a time; one Prediction per image, in order."""
+        predictions: list[Prediction] = []
+        for start in range(0, len(images), batch_size):
+            chunk = list(images[start : start + batch_size])
+            batch = preprocess_batch(chunk, self.spec.preprocess)
+            predictions += ctc_greedy_decode(self._backend.logits(batch), self.spec.charset)
+        return predictions
+
+    def __repr__(self) -> str:
+        model = self.spec.model
+        return f"Recognizer({str(self.path)!r}, {model.architecture}, charset={self.charset!r})"
