@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -53,6 +54,31 @@ def parameters(run: Path) -> int:
     return sum(
         t.numel() for k, t in weights.items() if "running_" not in k and "num_batches" not in k
     )
+
+
+def folded_accuracy(result: dict, count: int) -> float:
+    """Sequence accuracy when 0 and O count as the same character.
+
+    ImageCaptcha crops each glyph to its bounding box and stretches it back to the font's
+    cell, so DroidSansMono's narrow 0 and round O become near-identical ellipses.
+    """
+    fold = str.maketrans("O", "0")
+    still_wrong = sum(
+        e["label"].translate(fold) != e["text"].translate(fold) for e in result["errors"]
+    )
+    return 1 - still_wrong / count
+
+
+def confusions(result: dict, top: int = 5) -> str:
+    from difflib import SequenceMatcher
+
+    pairs: Counter[str] = Counter()
+    for error in result["errors"]:
+        matcher = SequenceMatcher(None, error["label"], error["text"])
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op != "equal":
+                pairs[f"{error['label'][i1:i2] or '-'}->{error['text'][j1:j2] or '-'}"] += 1
+    return ", ".join(f"{pair} x{n}" for pair, n in pairs.most_common(top))
 
 
 def main() -> None:
@@ -96,6 +122,8 @@ def main() -> None:
                 "images_per_s": statistics.mean(m["images_per_s"] for m in metrics),
                 "train_minutes": metrics[-1]["elapsed_s"] / 60,
                 "wall_minutes": wall,
+                "folded_accuracy": folded_accuracy(result, result["count"]),
+                "confusions": confusions(result),
                 "parameters": parameters(run),
                 "latency_ms": latency_ms(run, next((test / "images").iterdir())),
             }
@@ -105,15 +133,23 @@ def main() -> None:
         f"\nsynthetic CAPTCHAs 128x64, length 4-6, digits + upper case; "
         f"test: {args.test_count} images, seed {TEST_SEED}\n"
     )
-    header = "model | sequence acc. | character acc. | train img/s | minutes | parameters | latency"
+    header = (
+        "model | sequence acc. | seq. acc., 0=O | character acc. | train img/s | minutes "
+        "| parameters | latency"
+    )
     print(f"| {header} |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['model']} | {r['sequence_accuracy']:.2%} | {r['character_accuracy']:.2%} | "
+            f"| {r['model']} | {r['sequence_accuracy']:.2%} | {r['folded_accuracy']:.2%} | "
+            f"{r['character_accuracy']:.2%} | "
             f"{r['images_per_s']:.0f} | {r['train_minutes']:.1f} | {r['parameters'] / 1e6:.2f}M | "
             f"{r['latency_ms']:.2f} ms |"
         )
+
+    print("\nmost frequent errors (truth->read):")
+    for r in rows:
+        print(f"  {r['model']}: {r['confusions']}")
 
 
 if __name__ == "__main__":

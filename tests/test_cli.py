@@ -349,3 +349,14 @@ def test_prediction_to_json(reader, tiny_dataset):
     data = reader.predict(buffer.getvalue()).to_dict()
     assert json.loads(json.dumps(data)) == data
     assert len(data["char_confidences"]) == len(data["text"])
+
+
+def test_time_steps_picked_from_the_longest_label(cli, tmp_path):
+    from ctcocr.synth import SynthConfig, write_dataset
+
+    data = write_dataset(tmp_path / "long", 12, SynthConfig(256, 64, 9, 10), seed=2)
+    out = tmp_path / "run"
+    result = cli("train", data, "--size", "256x64", "--out", out, *FAST, *SMALL_MODEL)
+    assert result.code == 0, result.err
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["model"]["time_steps"] >= 2 * 10 + 1

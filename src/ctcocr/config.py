@@ -13,6 +13,8 @@ from typing import Literal
 from ctcocr.errors import ConfigError
 
 Architecture = Literal["cnn", "crnn"]
+DEFAULT_EPOCHS = 30
+DEFAULT_MIN_STEPS = 3000
 
 
 def _help(text: str) -> dict[str, str]:
@@ -27,7 +29,11 @@ class ModelConfig:
         default="crnn", metadata=_help("cnn: CNN + per-column classifier; crnn: CNN + BiLSTM")
     )
     time_steps: int = field(
-        default=16, metadata=_help("T, output columns; needs T >= 2 * longest label + 1")
+        default=32,
+        metadata=_help(
+            "T, output columns; needs T >= 2 * longest label + 1 (default: 32, or "
+            "the smallest width / 2**n that fits the labels)"
+        ),
     )
     widths: tuple[int, ...] = field(
         default=(32, 64, 128, 192), metadata=_help("channels of each CNN stage")
@@ -72,7 +78,10 @@ class ModelConfig:
 class TrainConfig:
     """How to train. Saved in config.json beside the model for the record."""
 
-    epochs: int | None = field(default=None, metadata=_help("passes over the data"))
+    epochs: int | None = field(
+        default=None,
+        metadata=_help("passes over the data (default without --max-minutes: 30, >= 3000 steps)"),
+    )
     max_minutes: float | None = field(
         default=None, metadata=_help("stop after this much wall time, keeping the best model")
     )
@@ -113,8 +122,9 @@ class TrainConfig:
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"val_fraction={self.val_fraction}: use a share between 0 and 1")
 
-    def limits(self) -> tuple[int | None, float | None]:
-        """(epochs, minutes); with neither given, a default of 30 epochs applies."""
+    def limits(self, steps_per_epoch: int) -> tuple[int | None, float | None]:
+        """(epochs, minutes). With neither given: 30 epochs, and at least 3,000 steps, so that
+        a small dataset still gets enough updates."""
         if self.epochs is None and self.max_minutes is None:
-            return 30, None
+            return max(DEFAULT_EPOCHS, math.ceil(DEFAULT_MIN_STEPS / max(1, steps_per_epoch))), None
         return self.epochs, self.max_minutes

@@ -31,7 +31,8 @@ VALIDATION_SEED_OFFSET = 1_000_003
 
 
 def time_steps_for(model: ModelConfig, input_width: int, longest: int, asked: bool) -> ModelConfig:
-    """Keep the asked-for T if it fits the labels, or pick the smallest valid T >= 2L + 1."""
+    """Keep the asked-for T if it fits the labels; else pick the smallest T this input width
+    allows that is at least 2L + 1 and at least the model's default (the measured best)."""
     needed = 2 * longest + 1
     if asked:
         if model.time_steps < needed:
@@ -41,8 +42,10 @@ def time_steps_for(model: ModelConfig, input_width: int, longest: int, asked: bo
                 f"--size if needed) or shorten the labels"
             )
         return model
-    choices = [input_width // 2**k for k in range(1, len(model.widths) + 2)]
-    fitting = [t for t in choices if t >= max(needed, min(16, max(choices)))]
+    halvings = range(1, len(model.widths) + 2)
+    choices = [input_width // 2**k for k in halvings if input_width % 2**k == 0]
+    floor = min(max(needed, model.time_steps), max(choices))
+    fitting = [t for t in choices if t >= max(needed, floor)]
     if not fitting:
         raise LabelError(
             f"labels of up to {longest} characters need {needed} time steps, more than "

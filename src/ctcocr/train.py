@@ -174,9 +174,9 @@ def fit(
         done = trainer.progress
         log(f"resuming {run_dir} after epoch {done.epoch} ({done.elapsed_s / 60:.1f} min)")
     write_spec(run_dir, spec)
-    epochs, minutes = config.limits()
-    budget_s = minutes * 60 if minutes else math.inf
     val_loader = _loader(data.val, spec, config, shuffle=False, workers=0)
+    epochs, minutes = config.limits(len(_epoch_loader(data, spec, config, 0)))
+    budget_s = minutes * 60 if minutes else math.inf
     progress, last_drawn = trainer.progress, time.monotonic()
     while (epochs is None or progress.epoch < epochs) and trainer.tick() < budget_s:
         loader = _epoch_loader(data, spec, config, progress.epoch)
