@@ -11,11 +11,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ctcocr import __version__
+from ctcocr.data import image_files
 from ctcocr.errors import CtcocrError, DataError
-from ctcocr.images import IMAGE_SUFFIXES
 from ctcocr.options import parse_range, parse_size
+
+if TYPE_CHECKING:
+    from ctcocr.synth import SynthConfig
 
 
 def _synth_flags(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +103,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _synth_config(args: argparse.Namespace):  # -> SynthConfig
+def _synth_config(args: argparse.Namespace) -> SynthConfig:
     from ctcocr.synth import SynthConfig
 
     extra = {"charset": args.charset} if args.charset else {}
@@ -151,7 +155,7 @@ def _image_files(inputs: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            found = image_files(item)
             if not found:
                 raise DataError(f"{item}: no images in this folder")
             files += found

@@ -80,13 +80,13 @@ def _check_same_run(out: Path, spec: RunSpec, resume: bool) -> None:
 def evaluate_command(model: Path, data: Path, label_pattern: str) -> dict[str, Any]:
     """Score a model on labelled data -> a JSON-ready dict (count, accuracies, errors)."""
     from ctcocr.data import read_samples
-    from ctcocr.evaluate import score
+    from ctcocr.evaluate import evaluate_samples
     from ctcocr.recognizer import Recognizer
 
     reader = Recognizer(model)
     samples = read_samples(data, label_pattern)
-    predictions = reader.predict_batch([s.path for s in samples])
-    result = score([s.label for s in samples], [p.text for p in predictions]).to_dict()
+    scores, predictions = evaluate_samples(reader, samples)
+    result = scores.to_dict()
     result["model"] = str(model)
     result["data"] = str(data)
     result["errors"] = [

@@ -78,9 +78,8 @@ def read_named_images(folder: Path, label_pattern: str = DEFAULT_LABEL_PATTERN) 
     pattern = re.compile(label_pattern)
     if "label" not in pattern.groupindex:
         raise DataError(f"label pattern {label_pattern!r} needs a named group (?P<label>...)")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     samples = []
-    for file in files:
+    for file in image_files(folder):
         match = pattern.match(file.stem)
         if not match or not match.group("label"):
             raise DataError(
@@ -94,6 +93,11 @@ def read_named_images(folder: Path, label_pattern: str = DEFAULT_LABEL_PATTERN) 
             "point at a folder of labelled images"
         )
     return samples
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly inside `folder`, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def check_labels(samples: Sequence[Sample], charset: Charset, max_length: int) -> None:

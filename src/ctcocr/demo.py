@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ctcocr.config import TrainConfig
 from ctcocr.data import read_samples
-from ctcocr.evaluate import score
+from ctcocr.evaluate import evaluate_samples
 from ctcocr.images import load_image
 from ctcocr.recognizer import Recognizer
 from ctcocr.synth import SynthConfig, write_dataset
@@ -42,9 +42,8 @@ def run_demo(out: Path, minutes: float, test_count: int = 500) -> None:
     print(f"3/4 reading the {test_count} test images")
     reader = Recognizer(run_dir)
     samples = read_samples(test_dir)
-    predictions = reader.predict_batch([s.path for s in samples])
+    scores, predictions = evaluate_samples(reader, samples)
     truths = [s.label for s in samples]
-    scores = score(truths, [p.text for p in predictions])
     print(f"    sequence accuracy  {scores.sequence_accuracy:.1%}")
     print(f"    character accuracy {scores.character_accuracy:.1%}")
     for sample, prediction in list(zip(samples, predictions, strict=True))[:5]:

@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
+
+from ctcocr.data import Sample
+from ctcocr.decode import Prediction
+
+
+class Reader(Protocol):
+    def predict_batch(self, images: Sequence[Path], batch_size: int = ...) -> list[Prediction]: ...
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -65,3 +73,9 @@ def score(truths: Sequence[str], predictions: Sequence[str]) -> Scores:
         character_accuracy=max(0.0, 1.0 - errors / max(1, characters)),
         per_length=per_length,
     )
+
+
+def evaluate_samples(reader: Reader, samples: Sequence[Sample]) -> tuple[Scores, list[Prediction]]:
+    """Read every sample's image and score the texts against the labels."""
+    predictions = reader.predict_batch([s.path for s in samples])
+    return score([s.label for s in samples], [p.text for p in predictions]), predictions

@@ -24,7 +24,7 @@ from ctcocr.errors import DataError, LabelError
 from ctcocr.images import PreprocessConfig
 from ctcocr.runs import RunSpec
 from ctcocr.synth import SynthConfig
-from ctcocr.train import Log, TrainingData
+from ctcocr.train import Log, TrainingData, print_line
 
 # The synthetic validation stream must never overlap the training stream's images.
 VALIDATION_SEED_OFFSET = 1_000_003
@@ -60,7 +60,7 @@ def file_data(
     config: TrainConfig,
     charset: str | None,
     label_pattern: str = DEFAULT_LABEL_PATTERN,
-    log: Log = print,
+    log: Log = print_line,
 ) -> tuple[list[Sample], list[Sample], Charset]:
     """Read, split and check labelled files -> (train, val, charset)."""
     train = read_samples(train_path, label_pattern)

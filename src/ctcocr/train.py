@@ -36,6 +36,11 @@ Log = Callable[[str], None]
 CURVE_INTERVAL_S = 30.0
 
 
+def print_line(line: str) -> None:
+    """The default log: one line, flushed, so that `ctcocr train | tee` shows it at once."""
+    print(line, flush=True)
+
+
 @dataclass(frozen=True)
 class TrainingData:
     """Either labelled files or a synthetic stream for training; always a fixed validation set."""
@@ -164,7 +169,7 @@ def fit(
     data: TrainingData,
     config: TrainConfig,
     resume: bool = False,
-    log: Log = print,
+    log: Log = print_line,
 ) -> Progress:
     """Train, keeping the best weights on validation in run_dir. Returns the final progress."""
     trainer = Trainer(spec, config)
