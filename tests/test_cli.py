@@ -360,3 +360,10 @@ def test_time_steps_picked_from_the_longest_label(cli, tmp_path):
     assert result.code == 0, result.err
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert config["model"]["time_steps"] >= 2 * 10 + 1
+
+
+def test_resume_without_a_run_starts_one_and_says_so(cli, tiny_dataset, tmp_path):
+    result = cli("train", tiny_dataset, "--out", tmp_path / "new", "--resume", *FAST, *SMALL_MODEL)
+    assert result.code == 0, result.err
+    assert "nothing to resume" in result.out
+    assert (tmp_path / "new" / "model.safetensors").exists()

@@ -178,6 +178,8 @@ def fit(
         trainer.load_state(state)
         done = trainer.progress
         log(f"resuming {run_dir} after epoch {done.epoch} ({done.elapsed_s / 60:.1f} min)")
+    elif resume:
+        log(f"nothing to resume in {run_dir}: starting a new run")
     write_spec(run_dir, spec)
     val_loader = _loader(data.val, spec, config, shuffle=False, workers=0)
     epochs, minutes = config.limits(len(_epoch_loader(data, spec, config, 0)))
