@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import random
 import re
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -152,10 +151,6 @@ def split(
     random.Random(seed).shuffle(order)
     held = min(len(order) - 1, max(1, round(len(order) * fraction)))
     return order[held:], order[:held]
-
-
-def duplicates(samples: Sequence[Sample]) -> list[Path]:
-    return [path for path, n in Counter(s.path for s in samples).items() if n > 1]
 
 
 def _listing(samples: Sequence[Sample]) -> str:
