@@ -75,7 +75,11 @@ def write_explanation(
 ) -> Path:
     """Draw the alignment view as a PNG at `out_path` (written atomically)."""
     data = explanation_png(explanation, truth, dpi)
-    write_atomic(Path(out_path), lambda tmp: tmp.write_bytes(data))
+
+    def write(temporary: Path) -> None:
+        temporary.write_bytes(data)
+
+    write_atomic(Path(out_path), write)
     return Path(out_path)
 
 
