@@ -104,9 +104,13 @@ def _heatmap_classes(explanation: Explanation) -> list[int]:
     count = explanation.probabilities.shape[1]
     if count <= MAX_HEATMAP_ROWS:
         return list(range(count))
-    peak = explanation.probabilities.max(axis=0)
-    strongest = set(np.argsort(-peak)[: MAX_HEATMAP_ROWS - 1].tolist()) | {BLANK}
-    return sorted(strongest)
+    shown = {BLANK, *explanation.best_path}  # every step's winner is on the map
+    peak = explanation.probabilities.max(axis=0)  # (C,) each class's best step
+    for index in np.argsort(-peak).tolist():
+        if len(shown) >= MAX_HEATMAP_ROWS:
+            break
+        shown.add(index)
+    return sorted(shown)
 
 
 def _figure(explanation: Explanation, truth: str | None) -> Any:
