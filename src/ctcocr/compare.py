@@ -175,6 +175,7 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], out_path: Path) -> Path:
         ax_loss.set(title="validation CTC loss", xlabel="training minutes", yscale="log")
         for ax in (ax_acc, ax_loss):
             ax.grid(True, alpha=0.3)
+            ax.set_xlim(left=0)
             ax.legend()
         figure.tight_layout()
         write_atomic(Path(out_path), lambda tmp: figure.savefig(tmp, format="png", dpi=100))
