@@ -150,3 +150,17 @@ def test_reliability_bins_cover_zero_to_one():
     assert [b["count"] for b in bins] == [1, 0, 0, 0, 0, 1, 0, 0, 0, 2]
     assert bins[9]["accuracy"] == 1.0 and bins[9]["confidence"] == pytest.approx(0.975)
     assert bins[1]["accuracy"] is None
+
+
+def test_report_of_a_perfect_reading_says_so(report):
+    from ctcocr.report_html import render
+
+    m = json.loads((report[0] / "metrics.json").read_text(encoding="utf-8"))
+    m.update(sequence_accuracy=1.0, character_accuracy=1.0, errors=[], confusions=[])
+    m["edits"] = dict.fromkeys(m["edits"], 0)
+    page = Page()
+    page.feed(render(m, [], curves=None))
+    assert set(page.ids) >= SECTIONS and page.gallery_items == 0
+    assert len(page.images) == 1  # the reliability diagram only
+    text = render(m, [], curves=None)
+    assert "none: every label read" in text and "no mistakes" in text and "100.00%" in text
