@@ -58,7 +58,7 @@ def test_many_classes_keep_the_strongest_rows():
                       + "abcdefghijklmnopqrstuvwxyz")  # fmt: skip
     rng = np.random.default_rng(0)
     probabilities = rng.dirichlet(np.ones(charset.num_classes) * 0.1, size=16)
-    view = Explanation(np.full((16, 32), 200, np.uint8), probabilities, charset)
+    view = Explanation(np.full((16, 32, 3), 200, np.uint8), probabilities, charset)  # RGB
     png = explanation_png(view, truth="ABC", dpi=40)
     with Image.open(io.BytesIO(png)) as image:
         assert image.format == "PNG"

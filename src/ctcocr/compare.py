@@ -72,6 +72,7 @@ def compare_command(args: argparse.Namespace, synth: SynthConfig | None) -> dict
         rows.append(_row(model, out / model, metrics))
     result = {
         "data": "synthetic" if synth is not None else str(args.data),
+        "val": str(args.val) if args.val is not None else None,
         "test": str(test),
         "test_count": rows[0]["count"],
         "seed": config.seed,
