@@ -1,4 +1,4 @@
-"""The `ctcocr` command: synth, train, evaluate, predict, demo.
+"""The `ctcocr` command: synth, train, evaluate, predict, demo, explain, compare.
 
 Thin by design: it parses flags (derived from the config dataclasses), calls the package and
 prints. Errors of the package become one line on stderr and exit status 2.
@@ -29,9 +29,7 @@ def _synth_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from ctcocr.config import ModelConfig, TrainConfig
     from ctcocr.data import DEFAULT_LABEL_PATTERN
-    from ctcocr.options import add_fields
 
     parser = argparse.ArgumentParser(prog="ctcocr", description="Read short text in images.")
     parser.add_argument("--version", action="version", version=f"ctcocr {__version__}")
@@ -44,32 +42,36 @@ def _parser() -> argparse.ArgumentParser:
     _synth_flags(synth)
 
     train = commands.add_parser("train", help="train a recognizer")
-    train.add_argument("data", type=Path, nargs="?", help="dataset folder, CSV, or image folder")
-    train.add_argument("--synthetic", action="store_true", help="train on endless CAPTCHAs")
+    _training_flags(train)
     train.add_argument("--out", type=Path, required=True, help="run folder to write")
-    train.add_argument("--val", type=Path, help="validation data (default: hold out a share)")
     train.add_argument("--resume", action="store_true", help="continue a killed run in --out")
-    train.add_argument(
-        "--label-pattern",
-        default=DEFAULT_LABEL_PATTERN,
-        help="regex with (?P<label>...) for label-named image files",
-    )
-    train.add_argument("--channels", type=int, choices=(1, 3), default=1, help="1 gray, 3 RGB")
-    train.add_argument(
-        "--resize",
-        choices=("stretch", "pad"),
-        default="stretch",
-        help="how images meet the input size",
-    )
-    _synth_flags(train)
-    add_fields(train, ModelConfig, rename={"architecture": "model"})
-    add_fields(train, TrainConfig)
 
     evaluate = commands.add_parser("evaluate", help="score a model on labelled data")
     evaluate.add_argument("model", type=Path, help="run folder")
     evaluate.add_argument("data", type=Path, help="dataset folder, CSV, or image folder")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
+    # --- issue 6: see the model (report, explain, compare) ---
+    evaluate.add_argument("--report", type=Path, metavar="DIR", help="write report.html there")
+    evaluate.add_argument(
+        "--report-explain",
+        type=int,
+        default=6,
+        metavar="N",
+        help="failures that get the CTC alignment view in the report (default: 6)",
+    )
+    explain = commands.add_parser("explain", help="draw what each time step of a model read")
+    explain.add_argument("model", type=Path, help="run folder")
+    explain.add_argument("image", type=Path, help="one image file")
+    explain.add_argument("--out", type=Path, required=True, help="PNG to write")
+    explain.add_argument("--label", help="the true text, shown beside the reading")
+    compare = commands.add_parser("compare", help="train each model alike, then score them")
+    _training_flags(compare, with_model=False)
+    compare.add_argument("--models", default="cnn,crnn", help="architectures (default: cnn,crnn)")
+    compare.add_argument("--test", type=Path, help="data to score on (default: --val, held out)")
+    compare.add_argument("--out", type=Path, required=True, help="folder: a run per model, tables")
+    compare.add_argument("--resume", action="store_true", help="continue killed runs in --out")
+    # --- end issue 6 ---
 
     predict = commands.add_parser("predict", help="read the text in images")
     predict.add_argument("model", type=Path, help="run folder")
@@ -80,6 +82,33 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("ctcocr-demo"), help="output folder")
     demo.add_argument("--minutes", type=float, default=5.0, help="training time")
     return parser
+
+
+def _training_flags(parser: argparse.ArgumentParser, with_model: bool = True) -> None:
+    """What train reads: the data, its preprocessing, the model and training configuration."""
+    from ctcocr.config import ModelConfig, TrainConfig
+    from ctcocr.data import DEFAULT_LABEL_PATTERN
+    from ctcocr.options import add_fields
+
+    parser.add_argument("data", type=Path, nargs="?", help="dataset folder, CSV, or image folder")
+    parser.add_argument("--synthetic", action="store_true", help="train on endless CAPTCHAs")
+    parser.add_argument("--val", type=Path, help="validation data (default: hold out a share)")
+    parser.add_argument(
+        "--label-pattern",
+        default=DEFAULT_LABEL_PATTERN,
+        help="regex with (?P<label>...) for label-named image files",
+    )
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=1, help="1 gray, 3 RGB")
+    parser.add_argument(
+        "--resize",
+        choices=("stretch", "pad"),
+        default="stretch",
+        help="how images meet the input size",
+    )
+    _synth_flags(parser)
+    skip = frozenset() if with_model else frozenset({"architecture"})
+    add_fields(parser, ModelConfig, skip=skip, rename={"architecture": "model"})
+    add_fields(parser, TrainConfig)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,7 +149,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ctcocr.commands import evaluate_command
 
-    result = evaluate_command(args.model, args.data, args.label_pattern)
+    if args.report is not None:  # the report's metrics hold everything evaluate prints
+        from ctcocr.report import REPORT_HTML, ReportOptions, write_report
+
+        options = ReportOptions(explain=args.report_explain)
+        result = write_report(args.model, args.data, args.report, args.label_pattern, options)
+        print(f"report in {args.report / REPORT_HTML}", file=sys.stderr)
+    else:
+        result = evaluate_command(args.model, args.data, args.label_pattern)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
@@ -173,10 +209,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from ctcocr.explain import explain, write_explanation
+    from ctcocr.recognizer import Recognizer
+
+    view = explain(Recognizer(args.model), args.image)
+    write_explanation(view, args.out, truth=args.label)
+    print(f"read {view.text!r}; alignment view in {args.out}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ctcocr.compare import compare_command, markdown_table
+
+    result = compare_command(args, _synth_config(args) if args.synthetic else None)
+    print(markdown_table(result["models"]), end="")
+    print(f"table, curves and reports in {args.out}/ (compare.json, compare.md, curves.png)")
+    return 0
+
+
 COMMANDS = {
     "synth": cmd_synth,
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "demo": cmd_demo,
+    "explain": cmd_explain,
+    "compare": cmd_compare,
 }

@@ -63,6 +63,24 @@ class Recognizer:
             predictions += ctc_greedy_decode(self._backend.logits(batch), self.spec.charset)
         return predictions
 
+    def logits(self, images: Sequence[ImageInput], batch_size: int = 64) -> np.ndarray:
+        """The raw per-step scores: float32 (B, T, num_classes), class 0 = blank.
+
+        For looking inside the model (`ctcocr explain`, calibration); `decode.log_softmax` turns
+        them into log-probabilities.
+        """
+        chunks = [
+            self._backend.logits(
+                preprocess_batch(list(images[i : i + batch_size]), self.spec.preprocess)
+            )
+            for i in range(0, len(images), batch_size)
+        ]
+        if not chunks:
+            return np.zeros(
+                (0, self.spec.model.time_steps, self.spec.charset.num_classes), np.float32
+            )
+        return np.concatenate(chunks)
+
     def __repr__(self) -> str:
         model = self.spec.model
         return f"Recognizer({str(self.path)!r}, {model.architecture}, charset={self.charset!r})"

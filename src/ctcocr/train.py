@@ -31,6 +31,7 @@ from ctcocr.evaluate import Scores, score
 from ctcocr.model import ctc_loss
 from ctcocr.runs import CURVES, METRICS, RunSpec, append_metrics, write_spec
 from ctcocr.synth import SynthConfig
+from ctcocr.tensorboard_log import ScalarLog
 
 Log = Callable[[str], None]
 CURVE_INTERVAL_S = 30.0
@@ -172,6 +173,7 @@ def fit(
     log: Log = print_line,
 ) -> Progress:
     """Train, keeping the best weights on validation in run_dir. Returns the final progress."""
+    scalars = ScalarLog(run_dir) if config.tensorboard else None  # fails before any file
     trainer = Trainer(spec, config)
     state = load_resume_state(run_dir) if resume else None
     if state is not None:
@@ -201,11 +203,15 @@ def fit(
         save_resume_state(run_dir, trainer.state())
         record = _record(progress, train_loss, val_loss, scores, trainer.optimizer, images_per_s)
         append_metrics(run_dir, record)
+        if scalars is not None:
+            scalars.write(record)
         if time.monotonic() - last_drawn > CURVE_INTERVAL_S:  # drawing costs ~0.5 s
             _draw_curves(run_dir)
             last_drawn = time.monotonic()
         log(_epoch_line(record, improved))
     _draw_curves(run_dir)
+    if scalars is not None:
+        scalars.close()
     return progress
 
 
