@@ -1,4 +1,4 @@
-"""The `ctcocr` command: synth, train, evaluate, predict, demo.
+"""The `ctcocr` command: synth, train, evaluate, predict, calibrate, demo.
 
 Thin by design: it parses flags (derived from the config dataclasses), calls the package and
 prints. Errors of the package become one line on stderr and exit status 2.
@@ -19,6 +19,7 @@ from ctcocr.errors import CtcocrError, DataError
 from ctcocr.options import parse_range, parse_size
 
 if TYPE_CHECKING:
+    from ctcocr.decoding import DecodeOptions
     from ctcocr.synth import SynthConfig
 
 
@@ -70,11 +71,19 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", type=Path, help="dataset folder, CSV, or image folder")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
+    evaluate.add_argument("--plot", type=Path, metavar="FILE", help="draw confidence to a PNG")
+    _decode_flags(evaluate)
 
     predict = commands.add_parser("predict", help="read the text in images")
     predict.add_argument("model", type=Path, help="run folder")
     predict.add_argument("images", type=Path, nargs="+", help="image files or folders")
     predict.add_argument("--json", action="store_true", help="print a JSON list")
+    _decode_flags(predict)
+
+    calibrate = commands.add_parser("calibrate", help="fit a model's confidence temperature")
+    calibrate.add_argument("model", type=Path, help="run folder (its config.json is updated)")
+    calibrate.add_argument("data", type=Path, help="labelled data the model was not trained on")
+    calibrate.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
 
     demo = commands.add_parser("demo", help="synthesise, train, evaluate and show, in minutes")
     demo.add_argument("--out", type=Path, default=Path("ctcocr-demo"), help="output folder")
@@ -120,7 +129,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ctcocr.commands import evaluate_command
 
-    result = evaluate_command(args.model, args.data, args.label_pattern)
+    options = _decode_options(args)
+    result = evaluate_command(args.model, args.data, args.label_pattern, options, args.plot)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
@@ -131,6 +141,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"  length {length}: {row['sequence_accuracy']:.2%} of {row['count']}")
     for miss in result["errors"][:10]:
         print(f"  {miss['path']}: read {miss['text']!r}, label {miss['label']!r}")
+    from ctcocr.calibration import format_confidence
+
+    print("\n".join(format_confidence(result["confidence"], options.min_confidence)))
     return 0
 
 
@@ -139,15 +152,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     paths = _image_files(args.images)
     reader = Recognizer(args.model)
+    predictions = reader.predict_batch(paths, options=_decode_options(args))
     rows = [
         {"path": str(path), **prediction.to_dict()}
-        for path, prediction in zip(paths, reader.predict_batch(paths), strict=True)
+        for path, prediction in zip(paths, predictions, strict=True)
     ]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
     else:
         for row in rows:
-            print(f"{row['path']}\t{row['text']}\t{row['confidence']:.3f}")
+            mark = "\trejected" if row["rejected"] else ""
+            print(f"{row['path']}\t{row['text']}\t{row['confidence']:.3f}{mark}")
     return 0
 
 
@@ -166,6 +181,36 @@ def _image_files(inputs: Sequence[Path]) -> list[Path]:
     return files
 
 
+# --- decoding options and calibration ------------------------------------------------------
+
+
+def _decode_flags(parser: argparse.ArgumentParser) -> None:
+    from ctcocr.decoding import DecodeOptions
+    from ctcocr.options import add_fields
+
+    add_fields(parser, DecodeOptions, types={"length": parse_range, "lexicon": Path})
+
+
+def _decode_options(args: argparse.Namespace) -> DecodeOptions:
+    from ctcocr.decoding import DecodeOptions, read_lexicon
+    from ctcocr.options import from_args
+
+    lexicon = read_lexicon(args.lexicon) if args.lexicon is not None else None
+    return from_args(DecodeOptions, args, lexicon=lexicon)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from ctcocr.calibration import calibrate_run
+
+    fit = calibrate_run(args.model, args.data, args.label_pattern)
+    print(
+        f"temperature {fit.temperature:.4g} fitted on {fit.count} images "
+        f"(sequence accuracy {fit.accuracy:.2%}): calibration error {fit.ece_before:.2%} "
+        f"at T = 1, {fit.ece_after:.2%} now; stored in {args.model / 'config.json'}"
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from ctcocr.demo import run_demo
 
@@ -179,4 +224,5 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "demo": cmd_demo,
+    "calibrate": cmd_calibrate,
 }

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ctcocr.config import ModelConfig, TrainConfig
+from ctcocr.decoding import DecodeOptions
 from ctcocr.errors import DataError, ModelFileError
 from ctcocr.images import PreprocessConfig
 from ctcocr.options import from_args
@@ -77,18 +78,36 @@ def _check_same_run(out: Path, spec: RunSpec, resume: bool) -> None:
         )
 
 
-def evaluate_command(model: Path, data: Path, label_pattern: str) -> dict[str, Any]:
-    """Score a model on labelled data -> a JSON-ready dict (count, accuracies, errors)."""
+def evaluate_command(
+    model: Path,
+    data: Path,
+    label_pattern: str,
+    options: DecodeOptions | None = None,
+    plot: Path | None = None,
+) -> dict[str, Any]:
+    """Score a model on labelled data -> a JSON-ready dict (count, accuracies, errors, and
+    how well its confidence predicts a right reading, before and after its temperature)."""
+    from ctcocr.calibration import confidence_summary, read_twice
     from ctcocr.data import read_samples
-    from ctcocr.evaluate import evaluate_samples
+    from ctcocr.evaluate import score
     from ctcocr.recognizer import Recognizer
 
     reader = Recognizer(model)
     samples = read_samples(data, label_pattern)
-    scores, predictions = evaluate_samples(reader, samples)
-    result = scores.to_dict()
+    labels = [s.label for s in samples]
+    predictions, raw = read_twice(reader, [s.path for s in samples], options)
+    result = score(labels, [p.text for p in predictions]).to_dict()
     result["model"] = str(model)
     result["data"] = str(data)
+    result["decoding"] = (options or DecodeOptions()).to_dict()
+    result["confidence"] = {
+        "temperature": reader.spec.temperature,
+        **confidence_summary(labels, predictions, raw),
+    }
+    if plot is not None:
+        from ctcocr.confidence_plot import plot_confidence
+
+        plot_confidence(labels, predictions, raw, reader.spec.temperature, plot)
     result["errors"] = [
         {"path": str(s.path), "label": s.label, "text": p.text, "confidence": p.confidence}
         for s, p in zip(samples, predictions, strict=True)
