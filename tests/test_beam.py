@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -114,3 +116,14 @@ def test_beam_prediction_has_candidates_and_char_confidences():
         "text": prediction.text,
         "probability": prediction.confidence,
     }
+
+
+def test_decoding_and_calibration_never_import_torch():
+    code = (
+        "import sys, ctcocr, ctcocr.decoding, ctcocr.calibration, ctcocr.beam; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr

@@ -39,7 +39,8 @@ def test_temperature_fitted_on_overconfident_logits_lowers_calibration_error():
     assert fit.ece_after < fit.ece_before / 3
     # The same fit holds on fresh data from the same model.
     fresh, fresh_labels, _ = overconfident(seed=1)
-    correct = np.array([p.text == t for p, t in zip(decode(fresh, charset), fresh_labels)])
+    plain = decode(fresh, charset)
+    correct = np.array([p.text == t for p, t in zip(plain, fresh_labels, strict=True)])
     confidence = np.array([p.confidence for p in decode(fresh, charset, None, fit.temperature)])
     assert expected_calibration_error(confidence, correct) < fit.ece_before / 3
 

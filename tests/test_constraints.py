@@ -107,7 +107,7 @@ def test_too_long_for_the_time_steps_reads_nothing_with_zero_confidence():
 def test_impossible_constraints_are_clear_errors():
     charset = Charset("0123456789")
     logits = _sharp_logits("12", charset)
-    with pytest.raises(CharsetError, match="'XY'.*not in the model's charset"):
+    with pytest.raises(CharsetError, match=r"'XY'.*not in the model's charset"):
         decode(logits, charset, DecodeOptions(allowed="12XY"))
     with pytest.raises(ConfigError, match="no text over the model's charset"):
         decode(logits, charset, DecodeOptions(pattern="[A-Z]{3}"))

@@ -68,7 +68,7 @@ def test_evaluate_reports_calibration_and_coverage_and_plots(cli, tiny_run, tiny
     report = json.loads(result.out)
     confidence = report["confidence"]
     assert {"temperature", "ece_before", "ece_after", "coverage", "rejected"} <= set(confidence)
-    assert [row["coverage"] for row in confidence["coverage"]][0] == 1.0
+    assert [row["coverage"] for row in confidence["coverage"]] == [1.0, 0.95, 0.9, 0.8, 0.7, 0.5]
     assert report["decoding"]["beam"] == 2
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = cli("evaluate", tiny_run, tiny_dataset, "--length", "4-5", "--min-confidence", "0.5")

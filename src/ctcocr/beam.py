@@ -17,13 +17,24 @@ With an unlimited width this is exact: the probability of every string (Graves 2
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ctcocr.charset import BLANK
-from ctcocr.constraints import Constraints, Moves, State
+from ctcocr.constraints import Constraints, State
 
 NEG_INF = -np.inf
 Prefix = tuple[int, ...]
+
+
+class Beam(NamedTuple):
+    """The surviving prefixes, their constraint states, and their two log-probabilities."""
+
+    prefixes: list[Prefix]
+    states: list[State]
+    blank: np.ndarray  # (K,) log P(prefix, last step blank)
+    char: np.ndarray  # (K,) log P(prefix, last step its last character)
 
 
 def prefix_beam_search(
@@ -33,88 +44,73 @@ def prefix_beam_search(
     most probable first; only texts the constraints accept. Empty if none survives."""
     steps, num_classes = log_probs.shape
     constraints = constraints or Constraints.unconstrained(num_classes)
-    classes = np.arange(num_classes)
-    prefixes: list[Prefix] = [()]
-    states: list[State] = [constraints.start]
-    blank = np.array([0.0])  # log P(prefix, last step blank), (K,)
-    char = np.array([NEG_INF])  # log P(prefix, last step its last character), (K,)
     if constraints.distance(constraints.start) > steps:
         return []
-    free = constraints.is_free()
+    beam = Beam([()], [constraints.start], np.array([0.0]), np.array([NEG_INF]))
     for t in range(steps):
-        step = log_probs[t]  # (C,)
-        left = steps - 1 - t  # steps after this one
-        total = np.logaddexp(blank, char)
-        last = np.array([p[-1] if p else BLANK for p in prefixes])  # (K,)
-        # Staying: a blank after anything, or the last character held one more step.
-        stay_blank = total + step[BLANK]
-        stay_char = np.where(last != BLANK, char + step[last], NEG_INF)
-        # Growing by class c: after a blank step only, if c repeats the last character.
-        base = np.where(classes[None, :] == last[:, None], blank[:, None], total[:, None])
-        grow = base + step[None, :]  # (K, C)
-        if free:
-            grow[:, BLANK] = NEG_INF
-            moves = []
-        else:
-            moves = [constraints.moves(s) for s in states]
-            distance = np.stack([m.distance for m in moves])  # (K, C); blank: UNREACHABLE
-            grow = np.where(distance <= left, grow, NEG_INF)
-            viable = np.array([m.needed <= left for m in moves])
-            stay_blank = np.where(viable, stay_blank, NEG_INF)
-        # A grown prefix that is already in the beam adds to that entry instead.
-        index = {p: k for k, p in enumerate(prefixes)}
-        for k, prefix in enumerate(prefixes):
-            source = index.get(prefix[:-1]) if prefix else None
-            if source is not None:
-                stay_char[k] = np.logaddexp(stay_char[k], grow[source, prefix[-1]])
-                grow[source, prefix[-1]] = NEG_INF
-        if not free:
-            stay_char = np.where(viable, stay_char, NEG_INF)
-        # Only the `width` best growths can enter the beam: pick them without sorting all.
-        flat = grow.ravel()
-        take = min(width, int(np.isfinite(flat).sum()))
-        picked = np.argpartition(-flat, take - 1)[:take] if take else np.zeros(0, np.int64)
-        scores = np.concatenate([np.logaddexp(stay_blank, stay_char), flat[picked]])
-        order = np.argsort(-scores, kind="stable")[:width]
-        order = order[np.isfinite(scores[order])]
-        if not len(order):
+        beam = _step(beam, log_probs[t], steps - 1 - t, width, constraints)
+        if not beam.prefixes:
             return []
-        kept = len(prefixes)
-        # Entries j >= kept are growths: picked[j - kept] = parent * C + class.
-        padded = np.concatenate([picked, [0]])
-        parent, grown = np.divmod(padded[np.where(order >= kept, order - kept, -1)], num_classes)
-        stays = order < kept
-        blank = np.where(stays, stay_blank[np.minimum(order, kept - 1)], NEG_INF)
-        char = np.where(stays, stay_char[np.minimum(order, kept - 1)], grow[parent, grown])
-        prefixes, states = _next_beam(prefixes, states, moves, order, parent, grown, free)
-    total = np.logaddexp(blank, char)
+    total = np.logaddexp(beam.blank, beam.char)
     found = [
         (prefix, float(value))
-        for prefix, value, state in zip(prefixes, total, states, strict=True)
+        for prefix, value, state in zip(beam.prefixes, total, beam.states, strict=True)
         if constraints.accepts(state)
     ]
     return sorted(found, key=lambda pair: -pair[1])
 
 
-def _next_beam(
-    prefixes: list[Prefix],
-    states: list[State],
-    moves: list[Moves],
-    order: np.ndarray,
-    parent: np.ndarray,
-    grown: np.ndarray,
-    free: bool,
-) -> tuple[list[Prefix], list[State]]:
-    """The surviving prefixes and their constraint states, in `order`."""
+def _step(beam: Beam, step: np.ndarray, left: int, width: int, constraints: Constraints) -> Beam:
+    """Advance by one time step with log-probabilities `step` (C,); `left` steps follow."""
+    prefixes, blank, char = beam.prefixes, beam.blank, beam.char
+    total = np.logaddexp(blank, char)
+    last = np.array([p[-1] if p else BLANK for p in prefixes])  # (K,)
+    # Staying: a blank after anything, or the last character held one more step.
+    stay_blank = total + step[BLANK]
+    stay_char = np.where(last != BLANK, char + step[last], NEG_INF)
+    # Growing by class c: only after a blank step if c repeats the last character.
+    repeats = np.arange(len(step))[None, :] == last[:, None]
+    grow = np.where(repeats, blank[:, None], total[:, None]) + step[None, :]  # (K, C)
+    moves = [constraints.moves(s) for s in beam.states]
+    distance = np.stack([m.distance for m in moves])  # (K, C); blank: UNREACHABLE
+    grow = np.where(distance <= left, grow, NEG_INF)
+    # A grown prefix that is already in the beam adds to that entry instead.
+    index = {p: k for k, p in enumerate(prefixes)}
+    for k, prefix in enumerate(prefixes):
+        source = index.get(prefix[:-1]) if prefix else None
+        if source is not None:
+            stay_char[k] = np.logaddexp(stay_char[k], grow[source, prefix[-1]])
+            grow[source, prefix[-1]] = NEG_INF
+    viable = np.array([m.needed <= left for m in moves])  # can still finish in time
+    stay_blank = np.where(viable, stay_blank, NEG_INF)
+    stay_char = np.where(viable, stay_char, NEG_INF)
+    # Only the `width` best growths can enter the beam: pick them without sorting all.
+    flat = grow.ravel()
+    take = min(width, int(np.isfinite(flat).sum()))
+    picked = np.argpartition(-flat, take - 1)[:take] if take else np.zeros(0, np.int64)
+    scores = np.concatenate([np.logaddexp(stay_blank, stay_char), flat[picked]])
+    order = np.argsort(-scores, kind="stable")[:width]
+    order = order[np.isfinite(scores[order])]
+    kept = len(prefixes)
+    stays = order < kept
+    # Entries j >= kept are growths: picked[j - kept] = parent * C + class.
+    padded = np.concatenate([picked, [0]])
+    parent, grown = np.divmod(padded[np.where(stays, -1, order - kept)], len(step))
+    same = np.minimum(order, kept - 1)
     new_prefixes, new_states = [], []
     for j, k, c in zip(order.tolist(), parent.tolist(), grown.tolist(), strict=True):
-        if j < len(prefixes):
+        if j < kept:
             new_prefixes.append(prefixes[j])
-            new_states.append(states[j])
+            new_states.append(beam.states[j])
         else:
             new_prefixes.append((*prefixes[k], c))
-            new_states.append(states[k] if free else moves[k].targets[c])
-    return new_prefixes, new_states
+            new_states.append(moves[k].targets[c])
+    return Beam(
+        new_prefixes,
+        new_states,
+        np.where(stays, stay_blank[same], NEG_INF),
+        np.where(stays, stay_char[same], grow[parent, grown]),
+    )
 
 
 def aligned_confidences(log_probs: np.ndarray, text: Prefix) -> tuple[float, ...]:

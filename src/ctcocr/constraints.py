@@ -102,16 +102,6 @@ class Constraints:
             bound = max(bound, self.trie.distance[node])
         return bound
 
-    def is_free(self) -> bool:
-        """True when nothing is constrained: every class may follow every prefix."""
-        return (
-            bool(self.mask[1:].all())
-            and self.min_length == 0
-            and self.max_length is None
-            and self.dfa is None
-            and self.trie is None
-        )
-
     def accepts(self, state: State) -> bool:
         return self.distance(state) == 0
 
