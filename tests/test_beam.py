@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctcocr.beam import aligned_confidences, prefix_beam_search
+from ctcocr.beam import aligned_confidences, batch_beam_search, prefix_beam_search
 from ctcocr.charset import Charset
 from ctcocr.constraints import Constraints
 from ctcocr.decode import ctc_greedy_collapse, ctc_greedy_decode, log_softmax
@@ -127,3 +127,11 @@ def test_decoding_and_calibration_never_import_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_batch_reads_as_its_images_one_by_one():
+    charset = Charset("ABC")
+    log_probs = np.stack([random_log_probs(seed, steps=6, classes=4) for seed in range(5)])
+    for constraints in (None, Constraints(charset, length=(3, 3), pattern="A.*")):
+        batch = batch_beam_search(log_probs, 4, constraints)
+        assert batch == [prefix_beam_search(lp, 4, constraints) for lp in log_probs]

@@ -22,19 +22,20 @@ from typing import NamedTuple
 import numpy as np
 
 from ctcocr.charset import BLANK
-from ctcocr.constraints import Constraints, State
+from ctcocr.constraints import UNREACHABLE, Constraints, State
 
 NEG_INF = -np.inf
 Prefix = tuple[int, ...]
 
 
 class Beam(NamedTuple):
-    """The surviving prefixes, their constraint states, and their two log-probabilities."""
+    """Each image's surviving prefixes, their constraint states, and their two log-probabilities;
+    rows of the arrays past an image's last prefix are padding (-inf)."""
 
-    prefixes: list[Prefix]
-    states: list[State]
-    blank: np.ndarray  # (K,) log P(prefix, last step blank)
-    char: np.ndarray  # (K,) log P(prefix, last step its last character)
+    prefixes: list[list[Prefix]]  # B lists of up to K prefixes
+    states: list[list[State]]
+    blank: np.ndarray  # (B, K) log P(prefix, last step blank)
+    char: np.ndarray  # (B, K) log P(prefix, last step its last character)
 
 
 def prefix_beam_search(
@@ -42,75 +43,128 @@ def prefix_beam_search(
 ) -> list[tuple[Prefix, float]]:
     """log_probs (T, C), log-softmax over classes -> up to `width` (classes, log P) pairs,
     most probable first; only texts the constraints accept. Empty if none survives."""
-    steps, num_classes = log_probs.shape
+    return batch_beam_search(log_probs[None], width, constraints)[0]
+
+
+def batch_beam_search(
+    log_probs: np.ndarray, width: int, constraints: Constraints | None = None
+) -> list[list[tuple[Prefix, float]]]:
+    """`prefix_beam_search` for a batch, log_probs (B, T, C): the images advance together,
+    so each numpy operation serves the whole batch."""
+    count, steps, num_classes = log_probs.shape
     constraints = constraints or Constraints.unconstrained(num_classes)
     if constraints.distance(constraints.start) > steps:
-        return []
-    beam = Beam([()], [constraints.start], np.array([0.0]), np.array([NEG_INF]))
+        return [[] for _ in range(count)]
+    beam = Beam(
+        [[()] for _ in range(count)],
+        [[constraints.start] for _ in range(count)],
+        np.zeros((count, 1)),
+        np.full((count, 1), NEG_INF),
+    )
     for t in range(steps):
-        beam = _step(beam, log_probs[t], steps - 1 - t, width, constraints)
-        if not beam.prefixes:
-            return []
+        beam = _step(beam, log_probs[:, t], steps - 1 - t, width, constraints)
     total = np.logaddexp(beam.blank, beam.char)
-    found = [
-        (prefix, float(value))
-        for prefix, value, state in zip(beam.prefixes, total, beam.states, strict=True)
-        if constraints.accepts(state)
-    ]
-    return sorted(found, key=lambda pair: -pair[1])
+    results = []
+    for b in range(count):
+        found = [
+            (prefix, float(total[b, k]))
+            for k, (prefix, state) in enumerate(zip(beam.prefixes[b], beam.states[b], strict=True))
+            if constraints.accepts(state)
+        ]
+        results.append(sorted(found, key=lambda pair: -pair[1]))
+    return results
 
 
 def _step(beam: Beam, step: np.ndarray, left: int, width: int, constraints: Constraints) -> Beam:
-    """Advance by one time step with log-probabilities `step` (C,); `left` steps follow."""
-    prefixes, blank, char = beam.prefixes, beam.blank, beam.char
-    total = np.logaddexp(blank, char)
-    last = np.array([p[-1] if p else BLANK for p in prefixes])  # (K,)
+    """Advance by one time step with log-probabilities `step` (B, C); `left` steps follow."""
+    blank, char = beam.blank, beam.char
+    count, kept = blank.shape
+    total = np.logaddexp(blank, char)  # (B, K)
+    rows = np.arange(count)[:, None]  # indexes each image's row
+    last, distance, needed = _beam_arrays(beam, constraints, step.shape[1])
     # Staying: a blank after anything, or the last character held one more step.
-    stay_blank = total + step[BLANK]
-    stay_char = np.where(last != BLANK, char + step[last], NEG_INF)
+    stay_blank = total + step[:, None, BLANK]
+    stay_char = np.where(last != BLANK, char + step[rows, last], NEG_INF)
     # Growing by class c: only after a blank step if c repeats the last character.
-    repeats = np.arange(len(step))[None, :] == last[:, None]
-    grow = np.where(repeats, blank[:, None], total[:, None]) + step[None, :]  # (K, C)
-    moves = [constraints.moves(s) for s in beam.states]
-    distance = np.stack([m.distance for m in moves])  # (K, C); blank: UNREACHABLE
-    grow = np.where(distance <= left, grow, NEG_INF)
+    repeats = np.arange(step.shape[1]) == last[..., None]  # (B, K, C)
+    grow = np.where(repeats, blank[..., None], total[..., None]) + step[:, None, :]
+    grow = np.where(distance <= left, grow, NEG_INF)  # the constraints' moves, in time
     # A grown prefix that is already in the beam adds to that entry instead.
-    index = {p: k for k, p in enumerate(prefixes)}
-    for k, prefix in enumerate(prefixes):
-        source = index.get(prefix[:-1]) if prefix else None
-        if source is not None:
-            stay_char[k] = np.logaddexp(stay_char[k], grow[source, prefix[-1]])
-            grow[source, prefix[-1]] = NEG_INF
-    viable = np.array([m.needed <= left for m in moves])  # can still finish in time
+    for b, prefixes in enumerate(beam.prefixes):
+        index = {p: k for k, p in enumerate(prefixes)}
+        for k, prefix in enumerate(prefixes):
+            source = index.get(prefix[:-1]) if prefix else None
+            if source is not None:
+                stay_char[b, k] = np.logaddexp(stay_char[b, k], grow[b, source, prefix[-1]])
+                grow[b, source, prefix[-1]] = NEG_INF
+    viable = needed <= left  # (B, K): the prefix can still be finished in time
     stay_blank = np.where(viable, stay_blank, NEG_INF)
     stay_char = np.where(viable, stay_char, NEG_INF)
-    # Only the `width` best growths can enter the beam: pick them without sorting all.
-    flat = grow.ravel()
-    take = min(width, int(np.isfinite(flat).sum()))
-    picked = np.argpartition(-flat, take - 1)[:take] if take else np.zeros(0, np.int64)
-    scores = np.concatenate([np.logaddexp(stay_blank, stay_char), flat[picked]])
-    order = np.argsort(-scores, kind="stable")[:width]
-    order = order[np.isfinite(scores[order])]
-    kept = len(prefixes)
+    # Only the `width` best growths per image can enter the beam: pick them without sorting.
+    flat = grow.reshape(count, -1)  # (B, K * C)
+    take = min(width, flat.shape[1])
+    picked = np.argpartition(-flat, take - 1, axis=1)[:, :take]  # (B, take)
+    scores = np.concatenate([np.logaddexp(stay_blank, stay_char), flat[rows, picked]], axis=1)
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :width]  # (B, width)
+    alive = np.isfinite(scores[rows, order])
     stays = order < kept
-    # Entries j >= kept are growths: picked[j - kept] = parent * C + class.
-    padded = np.concatenate([picked, [0]])
-    parent, grown = np.divmod(padded[np.where(stays, -1, order - kept)], len(step))
     same = np.minimum(order, kept - 1)
-    new_prefixes, new_states = [], []
-    for j, k, c in zip(order.tolist(), parent.tolist(), grown.tolist(), strict=True):
-        if j < kept:
-            new_prefixes.append(prefixes[j])
-            new_states.append(beam.states[j])
-        else:
-            new_prefixes.append((*prefixes[k], c))
-            new_states.append(moves[k].targets[c])
-    return Beam(
-        new_prefixes,
-        new_states,
-        np.where(stays, stay_blank[same], NEG_INF),
-        np.where(stays, stay_char[same], grow[parent, grown]),
-    )
+    # Entries j >= kept are growths: picked[j - kept] = parent * C + class.
+    code = picked[rows, np.maximum(order - kept, 0)]
+    parent, grown = np.divmod(code, step.shape[1])
+    new_blank = np.where(stays & alive, stay_blank[rows, same], NEG_INF)
+    new_char = np.where(stays, stay_char[rows, same], flat[rows, code])
+    new_prefixes, new_states = _survivors(beam, constraints, order, parent, grown, alive)
+    # The alive entries come first in each row (sorted by score); the rest is padding.
+    return Beam(new_prefixes, new_states, new_blank, np.where(alive, new_char, NEG_INF))
+
+
+def _survivors(
+    beam: Beam,
+    constraints: Constraints,
+    order: np.ndarray,
+    parent: np.ndarray,
+    grown: np.ndarray,
+    alive: np.ndarray,
+) -> tuple[list[list[Prefix]], list[list[State]]]:
+    """The prefixes and states kept, per image: entry j < K stays as beam entry j; a later
+    entry is beam entry `parent` grown by class `grown`. All arrays (B, width)."""
+    kept = beam.blank.shape[1]
+    new_prefixes: list[list[Prefix]] = []
+    new_states: list[list[State]] = []
+    for b, (prefixes, states) in enumerate(zip(beam.prefixes, beam.states, strict=True)):
+        row_prefixes, row_states = [], []
+        entries = zip(order[b].tolist(), parent[b].tolist(), grown[b].tolist(), strict=True)
+        for (j, k, c), keep in zip(entries, alive[b].tolist(), strict=True):
+            if not keep:
+                continue
+            if j < kept:
+                row_prefixes.append(prefixes[j])
+                row_states.append(states[j])
+            else:
+                row_prefixes.append((*prefixes[k], c))
+                row_states.append(constraints.moves(states[k]).targets[c])
+        new_prefixes.append(row_prefixes)
+        new_states.append(row_states)
+    return new_prefixes, new_states
+
+
+def _beam_arrays(
+    beam: Beam, constraints: Constraints, num_classes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """-> last class of each prefix (B, K), characters still needed after each class
+    (B, K, C; UNREACHABLE where it may not follow), and for the prefix itself (B, K)."""
+    count, kept = beam.blank.shape
+    last = np.zeros((count, kept), dtype=np.int64)
+    distance = np.full((count, kept, num_classes), UNREACHABLE, dtype=np.int64)
+    needed = np.full((count, kept), UNREACHABLE, dtype=np.int64)
+    for b, (prefixes, states) in enumerate(zip(beam.prefixes, beam.states, strict=True)):
+        for k, (prefix, state) in enumerate(zip(prefixes, states, strict=True)):
+            moves = constraints.moves(state)
+            last[b, k] = prefix[-1] if prefix else BLANK
+            distance[b, k] = moves.distance
+            needed[b, k] = moves.needed
+    return last, distance, needed
 
 
 def aligned_confidences(log_probs: np.ndarray, text: Prefix) -> tuple[float, ...]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ctcocr.beam import aligned_confidences, prefix_beam_search
+from ctcocr.beam import aligned_confidences, batch_beam_search
 from ctcocr.charset import Charset
 from ctcocr.constraints import Constraints, build_constraints
 from ctcocr.decode import Prediction, ctc_greedy_decode, log_softmax
@@ -168,7 +168,10 @@ def decode(
     else:
         constraints = constraints_for(options, charset)
         log_probs = log_softmax(scaled.astype(np.float64))  # (B, T, C)
-        predictions = [_search(lp, charset, options.beam, constraints) for lp in log_probs]
+        found = batch_beam_search(log_probs, options.beam, constraints)
+        predictions = [
+            _prediction(texts, lp, charset) for texts, lp in zip(found, log_probs, strict=True)
+        ]
     if options.min_confidence > 0:
         predictions = [
             dataclasses.replace(p, rejected=p.rejected or p.confidence < options.min_confidence)
@@ -177,10 +180,9 @@ def decode(
     return predictions
 
 
-def _search(
-    log_probs: np.ndarray, charset: Charset, width: int, constraints: Constraints
+def _prediction(
+    found: list[tuple[tuple[int, ...], float]], log_probs: np.ndarray, charset: Charset
 ) -> Prediction:
-    found = prefix_beam_search(log_probs, width, constraints)
     if not found:  # nothing the model can read meets the constraints in T steps
         return Prediction(text="", confidence=0.0, rejected=True)
     best, log_p = found[0]
