@@ -220,11 +220,17 @@ def calibrate_run(run_dir: Path, data: Path, label_pattern: str) -> TemperatureF
 
 def format_confidence(summary: dict[str, Any], min_confidence: float = 0.0) -> list[str]:
     """The confidence part of `ctcocr evaluate`'s report, as lines of text."""
-    lines = [
-        f"confidence (temperature {summary['temperature']:.3g}): expected calibration error "
-        f"{summary['ece_before']:.2%} at T = 1, {summary['ece_after']:.2%} with the temperature",
-        "  coverage  accuracy  min. confidence",
-    ]
+    if summary["temperature"] == 1.0:
+        first = (
+            f"confidence: expected calibration error {summary['ece_before']:.2%} "
+            "(temperature 1: not calibrated, see `ctcocr calibrate`)"
+        )
+    else:
+        first = (
+            f"confidence: expected calibration error {summary['ece_before']:.2%} at T = 1, "
+            f"{summary['ece_after']:.2%} with the model's T = {summary['temperature']:.3g}"
+        )
+    lines = [first, "  coverage  accuracy  min. confidence"]
     lines += [
         f"  {row['coverage']:8.0%}  {row['accuracy']:8.2%}  {row['threshold']:.4f}"
         for row in summary["coverage"]

@@ -32,7 +32,8 @@ def plot_confidence(
     from matplotlib.ticker import PercentFormatter
 
     series = []
-    for name, predictions in (("T = 1", raw), (f"T = {temperature:.3g}", calibrated)):
+    pairs = [("T = 1", raw), (f"T = {temperature:.3g}", calibrated)]
+    for name, predictions in pairs if temperature != 1.0 else pairs[:1]:
         confidence = np.array([p.confidence for p in predictions])
         right = np.array([p.text == t for p, t in zip(predictions, labels, strict=True)])
         ece = expected_calibration_error(confidence, right)
@@ -41,7 +42,7 @@ def plot_confidence(
     fig, (ax_rel, ax_cov) = plt.subplots(1, 2, figsize=(11, 4.5))
     try:
         ax_rel.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
-        for (name, confidence, right), marker in zip(series, "os", strict=True):
+        for (name, confidence, right), marker in zip(series, "os", strict=False):
             bins = reliability_bins(confidence, right)
             ax_rel.plot([b[0] for b in bins], [b[1] for b in bins], marker=marker, label=name)
             coverage, accuracy = coverage_curve(confidence, right)
