@@ -115,6 +115,8 @@ def test_impossible_constraints_are_clear_errors():
         decode(logits, charset, DecodeOptions(pattern=r"\d{7}", length=(2, 5)))
     with pytest.raises(CharsetError, match="lexicon word"):
         decode(logits, charset, DecodeOptions(lexicon=("12", "ab")))
+    with pytest.raises(ConfigError, match="a lexicon of 2 texts"):
+        decode(logits, charset, DecodeOptions(lexicon=("12", "345"), length=(4, 5)))
 
 
 @pytest.mark.parametrize(
@@ -156,6 +158,16 @@ def test_options_round_trip_through_json_and_refuse_bad_values():
             DecodeOptions.from_dict(data)
     with pytest.raises(ConfigError, match="JSON object"):
         DecodeOptions.from_dict(["beam"])  # type: ignore[arg-type]
+
+
+def test_a_large_lexicon_compiles_and_decodes_quickly():
+    charset = Charset("0123456789")
+    words = tuple(f"{n:05d}" for n in range(0, 100_000, 3))  # 33,334 texts
+    logits = _sharp_logits("12345", charset)
+    (prediction,) = decode(logits, charset, DecodeOptions(beam=5, lexicon=words))
+    assert prediction.text == "12345"  # 12345 = 3 * 4115
+    (other,) = decode(_sharp_logits("12346", charset), charset, DecodeOptions(lexicon=words))
+    assert int(other.text) % 3 == 0 and other.text != "12346"
 
 
 def test_read_lexicon(tmp_path):

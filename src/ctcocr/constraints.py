@@ -39,12 +39,12 @@ class Moves:
 class Trie:
     """The lexicon as a trie over class indices; node 0 is the root."""
 
-    def __init__(self, words: Sequence[str], charset: Charset) -> None:
+    def __init__(self, words: Sequence[Sequence[int]]) -> None:
         self.children: list[dict[int, int]] = [{}]
         self.is_word: list[bool] = [False]
         for word in words:
             node = 0
-            for c in charset.encode(word):
+            for c in word:
                 if c not in self.children[node]:
                     self.children[node][c] = len(self.children)
                     self.children.append({})
@@ -83,7 +83,8 @@ class Constraints:
         self.min_length: int = length[0] if length else 0
         self.max_length: int | None = length[1] if length else None
         self.dfa: Dfa | None = compile_pattern(pattern, charset) if pattern else None
-        self.trie = Trie(_lexicon_words(lexicon, charset), charset) if lexicon else None
+        self.lexicon = _encode_lexicon(lexicon, charset) if lexicon else None
+        self.trie = Trie(self.lexicon) if self.lexicon else None
         self.start: State = (0, 0, 0)
         self._moves: dict[State, Moves] = {}
 
@@ -142,8 +143,11 @@ class Constraints:
         return Moves(distance, targets, self.distance(state))
 
     def satisfiable(self, limit: int = 100_000) -> bool:
-        """Whether some text meets every constraint (searched breadth first; True if the
-        search gives up after `limit` states, leaving the decoder to return nothing)."""
+        """Whether some text meets every constraint. With a lexicon, whether one of its texts
+        does; else a breadth-first search (True if it gives up after `limit` states, leaving
+        the decoder to return nothing)."""
+        if self.lexicon is not None:
+            return any(self._meets(classes) for classes in self.lexicon)
         seen, frontier = {self.start}, [self.start]
         while frontier and len(seen) < limit:
             following = []
@@ -157,8 +161,15 @@ class Constraints:
             frontier = following
         return bool(frontier)
 
+    def _meets(self, classes: list[int]) -> bool:
+        """Whether a text (class indices) meets the constraints other than the lexicon."""
+        long_enough = len(classes) >= self.min_length
+        short_enough = self.max_length is None or len(classes) <= self.max_length
+        matches = self.dfa is None or self.dfa.accepts(classes)
+        return long_enough and short_enough and matches and bool(self.mask[classes].all())
 
-def _lexicon_words(words: Sequence[str], charset: Charset) -> list[str]:
+
+def _encode_lexicon(words: Sequence[str], charset: Charset) -> list[list[int]]:
     unreadable = [w for w in words if any(c not in charset.chars for c in w)]
     if unreadable:
         shown = ", ".join(repr(w) for w in unreadable[:5])
@@ -166,7 +177,7 @@ def _lexicon_words(words: Sequence[str], charset: Charset) -> list[str]:
             f"{len(unreadable)} lexicon word(s) hold characters outside the model's charset "
             f"{charset.chars!r} (e.g. {shown}): the model can never read them; fix or drop them"
         )
-    return list(words)
+    return [charset.encode(word) for word in words]
 
 
 def build_constraints(

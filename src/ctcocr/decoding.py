@@ -139,12 +139,21 @@ def read_lexicon(path: Path) -> tuple[str, ...]:
     return words
 
 
-@functools.lru_cache(maxsize=16)
 def constraints_for(options: DecodeOptions, charset: Charset) -> Constraints:
-    """The compiled constraints (a pattern's DFA, a lexicon's trie), built once per pair."""
-    return build_constraints(
-        charset, options.allowed, options.length, options.pattern, options.lexicon
-    )
+    """The compiled constraints (a pattern's DFA, a lexicon's trie), built once per model
+    and set of constraints, whatever the beam width or confidence threshold."""
+    return _compiled(options.allowed, options.length, options.pattern, options.lexicon, charset)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(
+    allowed: str | None,
+    length: tuple[int, int] | None,
+    pattern: str | None,
+    lexicon: tuple[str, ...] | None,
+    charset: Charset,
+) -> Constraints:
+    return build_constraints(charset, allowed, length, pattern, lexicon)
 
 
 def decode(
