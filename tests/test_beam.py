@@ -12,7 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctcocr.beam import aligned_confidences, batch_beam_search, prefix_beam_search
+from ctcocr.beam import (
+    aligned_confidences,
+    batch_beam_search,
+    prefix_beam_search,
+    text_log_probability,
+)
 from ctcocr.charset import Charset
 from ctcocr.constraints import Constraints
 from ctcocr.decode import ctc_greedy_collapse, ctc_greedy_decode, log_softmax
@@ -135,3 +140,11 @@ def test_a_batch_reads_as_its_images_one_by_one():
     for constraints in (None, Constraints(charset, length=(3, 3), pattern="A.*")):
         batch = batch_beam_search(log_probs, 4, constraints)
         assert batch == [prefix_beam_search(lp, 4, constraints) for lp in log_probs]
+
+
+def test_forward_algorithm_gives_each_text_its_summed_probability():
+    log_probs = np.stack([random_log_probs(seed, steps=5, classes=3) for seed in range(4)])
+    texts = [(), (1, 1), (2, 1, 2), (1, 1, 1)]  # the last needs 5 steps: blanks between
+    got = text_log_probability(log_probs, texts)
+    for row, text, log_p in zip(log_probs, texts, got, strict=True):
+        assert np.exp(log_p) == pytest.approx(brute_force(row).get(text, 0.0), rel=1e-9)

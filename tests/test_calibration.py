@@ -15,7 +15,7 @@ from ctcocr.calibration import (
 )
 from ctcocr.charset import Charset
 from ctcocr.decode import ctc_greedy_decode
-from ctcocr.decoding import decode
+from ctcocr.decoding import DecodeOptions, decode
 from ctcocr.runs import RunSpec
 
 
@@ -43,6 +43,14 @@ def test_temperature_fitted_on_overconfident_logits_lowers_calibration_error():
     correct = np.array([p.text == t for p, t in zip(plain, fresh_labels, strict=True)])
     confidence = np.array([p.confidence for p in decode(fresh, charset, None, fit.temperature)])
     assert expected_calibration_error(confidence, correct) < fit.ece_before / 3
+
+
+def test_temperature_fitted_for_a_beam_search_calibrates_its_confidence():
+    logits, labels, charset = overconfident(count=200)
+    options = DecodeOptions(beam=3, length=(1, 8))
+    fit = calibrate_logits(logits, labels, charset, options)
+    assert fit.temperature > 1.5
+    assert fit.ece_after < fit.ece_before / 3
 
 
 def test_temperature_changes_confidence_not_the_greedy_text():

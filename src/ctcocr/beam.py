@@ -17,6 +17,7 @@ With an unlimited width this is exact: the probability of every string (Graves 2
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -195,3 +196,33 @@ def aligned_confidences(log_probs: np.ndarray, text: Prefix) -> tuple[float, ...
             best[state // 2] = max(best[state // 2], float(np.exp(log_probs[t, extended[state]])))
         state -= int(back[t, state])
     return tuple(round(float(c), 6) for c in best)
+
+
+def text_log_probability(log_probs: np.ndarray, texts: Sequence[Sequence[int]]) -> np.ndarray:
+    """log P(text) summed over all its paths (the CTC forward algorithm), for a batch:
+    log_probs (N, T, C), one text (class indices) per item -> (N,)."""
+    count, steps, _ = log_probs.shape
+    lengths = np.array([len(t) for t in texts])
+    states = 2 * max(lengths.max(initial=0), 0) + 1
+    extended = np.zeros((count, states), dtype=np.int64)  # blank, c1, blank, c2, ..., blank
+    for n, text in enumerate(texts):
+        extended[n, 1 : 2 * len(text) : 2] = text
+    valid = np.arange(states) < (2 * lengths + 1)[:, None]  # (N, S)
+    # A state may skip the blank before it unless it repeats the character two states back.
+    skip = np.zeros((count, states), dtype=bool)
+    skip[:, 3::2] = extended[:, 3::2] != extended[:, 1:-2:2]
+    emit = np.take_along_axis(log_probs, np.repeat(extended[:, None], steps, axis=1), axis=2)
+    alpha = np.full((count, states), NEG_INF)
+    alpha[:, 0] = emit[:, 0, 0]
+    if states > 1:
+        alpha[:, 1] = np.where(lengths > 0, emit[:, 0, 1], NEG_INF)
+    pad = np.full((count, 2), NEG_INF)
+    for t in range(1, steps):
+        shifted = np.concatenate([pad, alpha], axis=1)  # (N, S + 2)
+        from_skip = np.where(skip, shifted[:, :-2], NEG_INF)
+        alpha = np.logaddexp(np.logaddexp(alpha, shifted[:, 1:-1]), from_skip) + emit[:, t]
+        alpha = np.where(valid, alpha, NEG_INF)
+    rows = np.arange(count)
+    last_blank = alpha[rows, 2 * lengths]
+    last_char = np.where(lengths > 0, alpha[rows, np.maximum(2 * lengths - 1, 0)], NEG_INF)
+    return np.logaddexp(last_blank, last_char)

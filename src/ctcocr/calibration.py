@@ -15,32 +15,25 @@ the mean, weighted by bin size, of |accuracy - mean confidence| in each bin. No 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
+from ctcocr.beam import text_log_probability
 from ctcocr.charset import Charset
-from ctcocr.decode import Prediction, ctc_greedy_decode
+from ctcocr.decode import Prediction, ctc_greedy_decode, log_softmax
+from ctcocr.decoding import DecodeOptions, decode
 from ctcocr.runs import RunSpec, write_spec
 
 if TYPE_CHECKING:
-    from ctcocr.decoding import DecodeOptions
     from ctcocr.recognizer import Recognizer
 
 COVERAGES = (1.0, 0.95, 0.9, 0.8, 0.7, 0.5)
 LOG_T_RANGE = (math.log(0.05), math.log(20.0))
-
-
-def greedy_log_confidence(logits: np.ndarray, temperature: float) -> np.ndarray:
-    """log P(best path) at a temperature, for logits (N, T, C) -> (N,).
-
-    With d = z - max_c z (<= 0), log softmax(z / T) at the best class is -log sum_c exp(d / T).
-    """
-    gaps = logits - logits.max(axis=-1, keepdims=True)  # (N, T, C)
-    return -np.log(np.exp(gaps / temperature).sum(axis=-1)).sum(axis=-1)
 
 
 def fit_temperature(logits: np.ndarray, correct: np.ndarray) -> float:
@@ -51,31 +44,62 @@ def fit_temperature(logits: np.ndarray, correct: np.ndarray) -> float:
     under that confidence is a proper scoring rule, so its minimum is the calibrated T for
     exactly that number. The CTC NLL of the label would instead calibrate the probability
     of the true text summed over all paths, not the best-path confidence greedy decoding
-    reports. With only right (or only wrong) readings there is nothing to calibrate against,
+    reports. With only right (or only wrong) readings there is nothing to calibrate against
     (the loss falls without end towards T -> 0 or T -> inf), and T stays 1.
-
-    A 1-D search in log T over [0.05, 20]: a grid, then golden section around its best.
     """
     correct = np.asarray(correct, dtype=bool)
     if correct.all() or not correct.any():
         return 1.0
     gaps = np.asarray(logits, np.float64)
-    gaps = gaps - gaps.max(axis=-1, keepdims=True)
+    gaps = gaps - gaps.max(axis=-1, keepdims=True)  # (N, T, C)
+    # log P(best path) at T is -sum_t log sum_c exp(gap / T): no decoding needed per trial.
+    return _minimise_over_log_t(
+        lambda t: _log_loss(-np.log(np.exp(gaps / t).sum(axis=-1)).sum(axis=-1), correct)
+    )
 
-    def loss(log_t: float) -> float:
-        log_c = -np.log(np.exp(gaps / math.exp(log_t)).sum(axis=-1)).sum(axis=-1)  # (N,)
-        log_c = np.minimum(log_c, -1e-12)
-        log_wrong = np.log(-np.expm1(log_c))  # log(1 - c), stable near c = 1
-        return float(-np.where(correct, log_c, log_wrong).mean())
 
-    grid = np.linspace(*LOG_T_RANGE, 41)
-    values = [loss(x) for x in grid]
-    best = int(np.argmin(values))
+def fit_temperature_for(
+    logits: np.ndarray, labels: Sequence[str], charset: Charset, options: DecodeOptions
+) -> float:
+    """As `fit_temperature`, for the confidence of a beam search or constrained decoding: the
+    probability of the text read, summed over all its paths.
+
+    The texts are read once, at T = 1, and held fixed while T varies (their probability at
+    each T comes from the CTC forward algorithm). Decoding again at each T would let the fit
+    buy calibration with accuracy: at a large T the search reads nonsense that a tiny
+    confidence calls wrong, which the log loss rewards.
+    """
+    predictions = decode(logits, charset, options)
+    # Empty readings under constraints nothing met have confidence 0 at every T: left out.
+    read = [not (p.rejected and p.confidence == 0.0) for p in predictions]
+    texts = [charset.encode(p.text) for p, r in zip(predictions, read, strict=True) if r]
+    right = np.array([p.text == t for p, t, r in zip(predictions, labels, read, strict=True) if r])
+    if right.all() or not right.any():
+        return 1.0
+    kept = np.asarray(logits, np.float64)[np.array(read)]
+    return _minimise_over_log_t(
+        lambda t: _log_loss(text_log_probability(log_softmax(kept / t), texts), right)
+    )
+
+
+def _log_loss(log_confidence: np.ndarray, correct: np.ndarray) -> float:
+    """Mean binary NLL of `correct` under confidences given as logarithms."""
+    log_c = np.minimum(log_confidence, -1e-12)
+    log_wrong = np.log(-np.expm1(log_c))  # log(1 - c), stable near c = 1
+    return float(-np.where(correct, log_c, log_wrong).mean())
+
+
+def _minimise_over_log_t(
+    loss: Callable[[float], float], grid_points: int = 41, refine: int = 30
+) -> float:
+    """A 1-D search in log T over [0.05, 20]: a grid, then golden section around its best."""
+    grid = np.linspace(*LOG_T_RANGE, grid_points)
+    best = int(np.argmin([loss(math.exp(x)) for x in grid]))
     low, high = grid[max(0, best - 1)], grid[min(len(grid) - 1, best + 1)]
     ratio = (math.sqrt(5) - 1) / 2
-    for _ in range(30):  # golden section: the bracket shrinks by 0.618 each step
+    for _ in range(refine):  # the bracket shrinks by 0.618 each step
         a, b = high - ratio * (high - low), low + ratio * (high - low)
-        if loss(a) < loss(b):
+        if loss(math.exp(a)) < loss(math.exp(b)):
             high = b
         else:
             low = a
@@ -83,7 +107,7 @@ def fit_temperature(logits: np.ndarray, correct: np.ndarray) -> float:
 
 
 def expected_calibration_error(
-    confidences: np.ndarray, correct: np.ndarray, bins: int = 10
+    confidences: npt.ArrayLike, correct: npt.ArrayLike, bins: int = 10
 ) -> float:
     confidences, correct = np.asarray(confidences, float), np.asarray(correct, bool)
     if not len(confidences):
@@ -99,7 +123,7 @@ def expected_calibration_error(
 
 
 def reliability_bins(
-    confidences: np.ndarray, correct: np.ndarray, bins: int = 10
+    confidences: npt.ArrayLike, correct: npt.ArrayLike, bins: int = 10
 ) -> list[tuple[float, float, int]]:
     """(mean confidence, accuracy, count) of each non-empty bin: a reliability diagram."""
     confidences, correct = np.asarray(confidences, float), np.asarray(correct, bool)
@@ -111,7 +135,9 @@ def reliability_bins(
     ]
 
 
-def coverage_curve(confidences: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def coverage_curve(
+    confidences: npt.ArrayLike, correct: npt.ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     """Keeping the n most confident for n = 1..N -> (coverage n/N, accuracy of those kept)."""
     order = np.argsort(-np.asarray(confidences, float), kind="stable")
     hits = np.cumsum(np.asarray(correct, bool)[order])
@@ -120,7 +146,7 @@ def coverage_curve(confidences: np.ndarray, correct: np.ndarray) -> tuple[np.nda
 
 
 def coverage_table(
-    confidences: np.ndarray, correct: np.ndarray, coverages: Sequence[float] = COVERAGES
+    confidences: npt.ArrayLike, correct: npt.ArrayLike, coverages: Sequence[float] = COVERAGES
 ) -> list[dict[str, float]]:
     """Accuracy when the least confident (1 - coverage) are rejected, and the threshold."""
     order = np.argsort(-np.asarray(confidences, float), kind="stable")
@@ -146,19 +172,31 @@ class TemperatureFit:
     ece_after: float
 
 
-def calibrate_logits(logits: np.ndarray, labels: Sequence[str], charset: Charset) -> TemperatureFit:
-    """Fit T on raw logits (N, T, C) and their labels; report ECE at T = 1 and at the fit."""
-    texts = [p.text for p in ctc_greedy_decode(logits, charset)]
-    correct = np.array([t == label for t, label in zip(texts, labels, strict=True)])
-    temperature = fit_temperature(logits, correct)
-    before = np.exp(greedy_log_confidence(logits.astype(np.float64), 1.0))
-    after = np.exp(greedy_log_confidence(logits.astype(np.float64), temperature))
+def calibrate_logits(
+    logits: np.ndarray,
+    labels: Sequence[str],
+    charset: Charset,
+    options: DecodeOptions | None = None,
+) -> TemperatureFit:
+    """Fit T on raw logits (N, T, C) and their labels, for greedy decoding or for `options`;
+    report ECE at T = 1 and at the fit."""
+    if options is None or options.greedy:
+        texts = [p.text for p in ctc_greedy_decode(logits, charset)]
+        correct = np.array([t == label for t, label in zip(texts, labels, strict=True)])
+        temperature = fit_temperature(logits, correct)
+    else:
+        temperature = fit_temperature_for(logits, labels, charset, options)
+    scores = []
+    for t in (1.0, temperature):
+        predictions = decode(logits, charset, options, t)
+        right = np.array([p.text == label for p, label in zip(predictions, labels, strict=True)])
+        scores.append(expected_calibration_error([p.confidence for p in predictions], right))
     return TemperatureFit(
         temperature=temperature,
         count=len(labels),
-        accuracy=float(correct.mean()) if len(correct) else 0.0,
-        ece_before=expected_calibration_error(before, correct),
-        ece_after=expected_calibration_error(after, correct),
+        accuracy=float(right.mean()) if len(right) else 0.0,
+        ece_before=scores[0],
+        ece_after=scores[1],
     )
 
 
@@ -204,8 +242,11 @@ def confidence_summary(
     }
 
 
-def calibrate_run(run_dir: Path, data: Path, label_pattern: str) -> TemperatureFit:
-    """Fit a run's temperature on labelled data (not its training data) and store it."""
+def calibrate_run(
+    run_dir: Path, data: Path, label_pattern: str, options: DecodeOptions | None = None
+) -> TemperatureFit:
+    """Fit a run's temperature for greedy decoding (or `options`) on labelled data the model
+    was not trained on, and store it in the run's config.json."""
     from ctcocr.data import read_samples
     from ctcocr.recognizer import Recognizer
 
@@ -213,7 +254,7 @@ def calibrate_run(run_dir: Path, data: Path, label_pattern: str) -> TemperatureF
     samples = read_samples(data, label_pattern)
     paths = [s.path for s in samples]
     logits = np.concatenate([reader.logits(paths[i : i + 64]) for i in range(0, len(paths), 64)])
-    fit = calibrate_logits(logits, [s.label for s in samples], reader.spec.charset)
+    fit = calibrate_logits(logits, [s.label for s in samples], reader.spec.charset, options)
     save_temperature(run_dir, reader.spec, fit.temperature)
     return fit
 

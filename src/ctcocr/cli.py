@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("model", type=Path, help="run folder (its config.json is updated)")
     calibrate.add_argument("data", type=Path, help="labelled data the model was not trained on")
     calibrate.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
+    _decode_flags(calibrate)
 
     demo = commands.add_parser("demo", help="synthesise, train, evaluate and show, in minutes")
     demo.add_argument("--out", type=Path, default=Path("ctcocr-demo"), help="output folder")
@@ -202,7 +203,7 @@ def _decode_options(args: argparse.Namespace) -> DecodeOptions:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ctcocr.calibration import calibrate_run
 
-    fit = calibrate_run(args.model, args.data, args.label_pattern)
+    fit = calibrate_run(args.model, args.data, args.label_pattern, _decode_options(args))
     print(
         f"temperature {fit.temperature:.4g} fitted on {fit.count} images "
         f"(sequence accuracy {fit.accuracy:.2%}): calibration error {fit.ece_before:.2%} "
