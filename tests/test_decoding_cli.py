@@ -97,3 +97,7 @@ def test_calibrate_stores_a_temperature_that_predict_uses(cli, tiny_run, tiny_da
     raw = reader.decode(reader.logits([image]), DecodeOptions(), temperature=1.0)[0]
     assert calibrated.text == raw.text
     assert stored == 1.0 or calibrated.confidence != raw.confidence
+    # Fitted for a beam search instead, with the same flags as predict.
+    beam = cli("calibrate", run, tiny_dataset, "--beam", 2, "--length", "4-5")
+    assert beam.code == 0, beam.err
+    assert json.loads((run / "config.json").read_text(encoding="utf-8"))["temperature"] > 0

@@ -2,7 +2,7 @@
 
 >>> from ctcocr import Recognizer
 >>> Recognizer("runs/captcha").predict("captcha.png")
-Prediction(text='7K3QX', confidence=0.998, char_confidences=(...))
+Prediction(text='7K3QX', confidence=0.998, char_confidences=(...), rejected=False, candidates=())
 """
 
 __version__ = "0.1.0"

@@ -6,11 +6,10 @@ every state that cannot reach a match removed: a prefix is viable exactly when t
 state for it.
 
 Supported (the whole text must match, as `re.fullmatch`): literals; `.`; classes `[A-Z0-9]`,
-`[^IO]`; escapes `\\d \\D \\w \\W \\s \\S` and escaped punctuation such as `\\.`; groups `(...)`,
-`(?:...)`, `(?P<name>...)`; alternation `|`; quantifiers `? * + {m} {m,} {m,n} {,n}` (a trailing
-`?`, lazy, matches the same texts); `^` at the start and `$` at the end. Anything else
-(backreferences, lookaround, anchors inside, flags) raises ConfigError. Which characters a
-class or escape holds is decided by `re` itself, one charset character at a time.
+`[^IO]`; `\\d \\D \\w \\W \\s \\S`, escaped punctuation (`\\.`); groups `(...)`, `(?:...)`,
+`(?P<name>...)`; `|`; quantifiers `? * + {m} {m,} {m,n} {,n}`, lazy or not; `^` first, `$` last.
+Anything else (backreferences, lookaround, inner anchors, flags) raises ConfigError. `re` itself
+decides which characters a class or escape holds, one charset character at a time.
 
 >>> dfa = compile_pattern(r"[A-Z]{2}\\d", Charset("0123AB"))
 >>> dfa.accepts([5, 6, 2])  # "AB1"
