@@ -1,4 +1,4 @@
-"""The `ctcocr` command: synth, train, evaluate, predict, demo, explain, compare.
+"""The `ctcocr` command: synth, train, evaluate, predict, calibrate, demo, explain, compare.
 
 Thin by design: it parses flags (derived from the config dataclasses), calls the package and
 prints. Errors of the package become one line on stderr and exit status 2.
@@ -19,6 +19,7 @@ from ctcocr.errors import CtcocrError, DataError
 from ctcocr.options import parse_range, parse_size
 
 if TYPE_CHECKING:
+    from ctcocr.decoding import DecodeOptions
     from ctcocr.synth import SynthConfig
 
 
@@ -72,11 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, required=True, help="folder: a run per model, tables")
     compare.add_argument("--resume", action="store_true", help="continue killed runs in --out")
     # --- end issue 6 ---
+    evaluate.add_argument("--plot", type=Path, metavar="FILE", help="draw confidence to a PNG")
+    _decode_flags(evaluate)
 
     predict = commands.add_parser("predict", help="read the text in images")
     predict.add_argument("model", type=Path, help="run folder")
     predict.add_argument("images", type=Path, nargs="+", help="image files or folders")
     predict.add_argument("--json", action="store_true", help="print a JSON list")
+    _decode_flags(predict)
+
+    calibrate = commands.add_parser("calibrate", help="fit a model's confidence temperature")
+    calibrate.add_argument("model", type=Path, help="run folder (its config.json is updated)")
+    calibrate.add_argument("data", type=Path, help="labelled data the model was not trained on")
+    calibrate.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
+    _decode_flags(calibrate)
 
     demo = commands.add_parser("demo", help="synthesise, train, evaluate and show, in minutes")
     demo.add_argument("--out", type=Path, default=Path("ctcocr-demo"), help="output folder")
@@ -149,14 +159,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ctcocr.commands import evaluate_command
 
+    decoding = _decode_options(args)
     if args.report is not None:  # the report's metrics hold everything evaluate prints
         from ctcocr.report import REPORT_HTML, ReportOptions, write_report
 
-        options = ReportOptions(explain=args.report_explain)
-        result = write_report(args.model, args.data, args.report, args.label_pattern, options)
+        shown = ReportOptions(explain=args.report_explain)
+        result = write_report(
+            args.model, args.data, args.report, args.label_pattern, shown, decoding, args.plot
+        )
         print(f"report in {args.report / REPORT_HTML}", file=sys.stderr)
     else:
-        result = evaluate_command(args.model, args.data, args.label_pattern)
+        result = evaluate_command(args.model, args.data, args.label_pattern, decoding, args.plot)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
@@ -167,6 +180,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"  length {length}: {row['sequence_accuracy']:.2%} of {row['count']}")
     for miss in result["errors"][:10]:
         print(f"  {miss['path']}: read {miss['text']!r}, label {miss['label']!r}")
+    from ctcocr.calibration import format_confidence
+
+    print("\n".join(format_confidence(result["confidence"], decoding.min_confidence)))
     return 0
 
 
@@ -175,15 +191,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     paths = _image_files(args.images)
     reader = Recognizer(args.model)
+    predictions = reader.predict_batch(paths, options=_decode_options(args))
     rows = [
         {"path": str(path), **prediction.to_dict()}
-        for path, prediction in zip(paths, reader.predict_batch(paths), strict=True)
+        for path, prediction in zip(paths, predictions, strict=True)
     ]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
     else:
         for row in rows:
-            print(f"{row['path']}\t{row['text']}\t{row['confidence']:.3f}")
+            mark = "\trejected" if row["rejected"] else ""
+            print(f"{row['path']}\t{row['text']}\t{row['confidence']:.3f}{mark}")
     return 0
 
 
@@ -200,6 +218,36 @@ def _image_files(inputs: Sequence[Path]) -> list[Path]:
         else:
             raise DataError(f"{item}: no such file or folder")
     return files
+
+
+# --- decoding options and calibration ------------------------------------------------------
+
+
+def _decode_flags(parser: argparse.ArgumentParser) -> None:
+    from ctcocr.decoding import DecodeOptions
+    from ctcocr.options import add_fields
+
+    add_fields(parser, DecodeOptions, types={"length": parse_range, "lexicon": Path})
+
+
+def _decode_options(args: argparse.Namespace) -> DecodeOptions:
+    from ctcocr.decoding import DecodeOptions, read_lexicon
+    from ctcocr.options import from_args
+
+    lexicon = read_lexicon(args.lexicon) if args.lexicon is not None else None
+    return from_args(DecodeOptions, args, lexicon=lexicon)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from ctcocr.calibration import calibrate_run
+
+    fit = calibrate_run(args.model, args.data, args.label_pattern, _decode_options(args))
+    print(
+        f"temperature {fit.temperature:.4g} fitted on {fit.count} images "
+        f"(sequence accuracy {fit.accuracy:.2%}): calibration error {fit.ece_before:.2%} "
+        f"at T = 1, {fit.ece_after:.2%} now; stored in {args.model / 'config.json'}"
+    )
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -234,6 +282,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "demo": cmd_demo,
+    "calibrate": cmd_calibrate,
     "explain": cmd_explain,
     "compare": cmd_compare,
 }

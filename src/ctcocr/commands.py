@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctcocr.config import ModelConfig, TrainConfig
+from ctcocr.decoding import DecodeOptions
 from ctcocr.errors import DataError, ModelFileError
 from ctcocr.images import PreprocessConfig
 from ctcocr.options import from_args
 from ctcocr.runs import CONFIG, CURVES, RESUME_STATE, WEIGHTS, RunSpec
 from ctcocr.synth import SynthConfig
+
+if TYPE_CHECKING:
+    from ctcocr.data import Sample
+    from ctcocr.decode import Prediction
+    from ctcocr.recognizer import Recognizer
 
 
 def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
@@ -77,21 +84,52 @@ def _check_same_run(out: Path, spec: RunSpec, resume: bool) -> None:
         )
 
 
-def evaluate_command(model: Path, data: Path, label_pattern: str) -> dict[str, Any]:
-    """Score a model on labelled data -> a JSON-ready dict (count, accuracies, errors)."""
+def evaluate_command(
+    model: Path,
+    data: Path,
+    label_pattern: str,
+    options: DecodeOptions | None = None,
+    plot: Path | None = None,
+) -> dict[str, Any]:
+    """Score a model on labelled data -> a JSON-ready dict (count, accuracies, errors, and
+    how well its confidence predicts a right reading, before and after its temperature)."""
     from ctcocr.data import read_samples
-    from ctcocr.evaluate import evaluate_samples
     from ctcocr.recognizer import Recognizer
 
     reader = Recognizer(model)
     samples = read_samples(data, label_pattern)
-    scores, predictions = evaluate_samples(reader, samples)
-    result = scores.to_dict()
-    result["model"] = str(model)
+    result, _ = score_samples(reader, samples, data, options, plot)
+    return result
+
+
+def score_samples(
+    reader: Recognizer,
+    samples: Sequence[Sample],
+    data: Path,
+    options: DecodeOptions | None = None,
+    plot: Path | None = None,
+) -> tuple[dict[str, Any], list[Prediction]]:
+    """Read `samples` and score them -> (what `evaluate --json` prints, the predictions)."""
+    from ctcocr.calibration import confidence_summary, read_twice
+    from ctcocr.evaluate import score
+
+    labels = [s.label for s in samples]
+    predictions, raw = read_twice(reader, [s.path for s in samples], options)
+    result = score(labels, [p.text for p in predictions]).to_dict()
+    result["model"] = str(reader.path)
     result["data"] = str(data)
+    result["decoding"] = (options or DecodeOptions()).to_dict()
+    result["confidence"] = {
+        "temperature": reader.spec.temperature,
+        **confidence_summary(labels, predictions, raw),
+    }
+    if plot is not None:
+        from ctcocr.confidence_plot import plot_confidence
+
+        plot_confidence(labels, predictions, raw, reader.spec.temperature, plot)
     result["errors"] = [
         {"path": str(s.path), "label": s.label, "text": p.text, "confidence": p.confidence}
         for s, p in zip(samples, predictions, strict=True)
         if s.label != p.text
     ]
-    return result
+    return result, predictions

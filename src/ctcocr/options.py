@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
@@ -20,8 +21,13 @@ def add_fields(
     cls: type,
     skip: frozenset[str] = frozenset(),
     rename: dict[str, str] | None = None,
+    types: dict[str, Callable[[str], Any]] | None = None,
 ) -> None:
-    """Add one flag per field of dataclass `cls`; the parsed default is None (= field default)."""
+    """Add one flag per field of dataclass `cls`; the parsed default is None (= field default).
+
+    `types` maps a field to the function that parses its flag, where the field's type alone
+    does not say how (e.g. a range '4-6', or a file to read).
+    """
     hints = typing.get_type_hints(cls)
     group = parser.add_argument_group(cls.__name__)
     for field in dataclasses.fields(cls):
@@ -34,7 +40,11 @@ def add_fields(
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         help_text = f"{help_text} (default: {shown})" if shown is not None else help_text
         kwargs: dict[str, Any] = {"dest": field.name, "default": None, "help": help_text}
-        if kind is bool:
+        if field.metadata.get("metavar"):
+            kwargs["metavar"] = field.metadata["metavar"]
+        if types and field.name in types:
+            kwargs["type"] = types[field.name]
+        elif kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif typing.get_origin(kind) is Literal:
             kwargs["choices"] = typing.get_args(kind)

@@ -17,7 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ctcocr.decode import Prediction, ctc_greedy_decode
+from ctcocr.decode import Prediction
+from ctcocr.decoding import DecodeOptions, decode
 from ctcocr.errors import ModelFileError
 from ctcocr.images import ImageInput, preprocess_batch
 from ctcocr.runs import RunSpec, read_spec
@@ -50,17 +51,25 @@ class Recognizer:
     def charset(self) -> str:
         return self.spec.charset.chars
 
-    def predict(self, image: ImageInput) -> Prediction:
-        """Read one image: a path, encoded bytes, a PIL image or a numpy array."""
-        return self.predict_batch([image])[0]
+    def predict(self, image: ImageInput, options: DecodeOptions | None = None) -> Prediction:
+        """Read one image: a path, encoded bytes, a PIL image or a numpy array.
 
-    def predict_batch(self, images: Sequence[ImageInput], batch_size: int = 64) -> list[Prediction]:
+        >>> reader.predict("plate.png", DecodeOptions(beam=5, pattern=r"[A-Z]{3}\\d{4}")).text
+        'ABC1234'
+        """
+        return self.predict_batch([image], options=options)[0]
+
+    def predict_batch(
+        self,
+        images: Sequence[ImageInput],
+        batch_size: int = 64,
+        options: DecodeOptions | None = None,
+    ) -> list[Prediction]:
         """Read many images, `batch_size` at a time; one Prediction per image, in order."""
         predictions: list[Prediction] = []
         for start in range(0, len(images), batch_size):
-            chunk = list(images[start : start + batch_size])
-            batch = preprocess_batch(chunk, self.spec.preprocess)
-            predictions += ctc_greedy_decode(self._backend.logits(batch), self.spec.charset)
+            logits = self.logits(images[start : start + batch_size])
+            predictions += self.decode(logits, options)
         return predictions
 
     def logits(self, images: Sequence[ImageInput], batch_size: int = 64) -> np.ndarray:
@@ -80,6 +89,16 @@ class Recognizer:
                 (0, self.spec.model.time_steps, self.spec.charset.num_classes), np.float32
             )
         return np.concatenate(chunks)
+
+    def decode(
+        self,
+        logits: np.ndarray,
+        options: DecodeOptions | None = None,
+        temperature: float | None = None,
+    ) -> list[Prediction]:
+        """Decode raw logits (B, T, C) with the model's temperature (or the one given)."""
+        used = self.spec.temperature if temperature is None else temperature
+        return decode(logits, self.spec.charset, options, used)
 
     def __repr__(self) -> str:
         model = self.spec.model

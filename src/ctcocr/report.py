@@ -25,8 +25,8 @@ from ctcocr import __version__
 from ctcocr.confusions import count_confusions
 from ctcocr.data import DEFAULT_LABEL_PATTERN, Sample, read_samples
 from ctcocr.decode import Prediction
+from ctcocr.decoding import DecodeOptions
 from ctcocr.errors import DataError
-from ctcocr.evaluate import evaluate_samples
 from ctcocr.recognizer import Recognizer
 from ctcocr.runs import CURVES, WEIGHTS, write_atomic, write_json
 
@@ -98,20 +98,18 @@ def reliability(
     return rows
 
 
-def error_rows(samples: Sequence[Sample], predictions: Sequence[Prediction]) -> list[dict]:
-    """The misread samples, in the form `evaluate --json` prints them."""
-    return [
-        {"path": str(s.path), "label": s.label, "text": p.text, "confidence": p.confidence}
-        for s, p in zip(samples, predictions, strict=True)
-        if s.label != p.text
-    ]
-
-
 def report_metrics(
-    reader: Recognizer, samples: Sequence[Sample], data: Path, options: ReportOptions
+    reader: Recognizer,
+    samples: Sequence[Sample],
+    data: Path,
+    options: ReportOptions,
+    decoding: DecodeOptions | None = None,
+    plot: Path | None = None,
 ) -> tuple[dict[str, Any], list[Prediction]]:
     """Score `samples` -> (the metrics.json content, one prediction per sample)."""
-    scores, predictions = evaluate_samples(reader, samples)
+    from ctcocr.commands import score_samples
+
+    result, predictions = score_samples(reader, samples, data, decoding, plot)
     truths = [s.label for s in samples]
     confusions = count_confusions(zip(truths, (p.text for p in predictions), strict=True))
     edits: Counter[str] = Counter()
@@ -121,10 +119,7 @@ def report_metrics(
     confidences = [p.confidence for p in predictions]
     spec = reader.spec
     metrics: dict[str, Any] = {
-        **scores.to_dict(),
-        "model": str(reader.path),
-        "data": str(data),
-        "errors": error_rows(samples, predictions),
+        **result,
         "edits": {k: edits[k] for k in ("substitution", "deletion", "insertion")},
         "confusions": [c.to_dict() for c in confusions[: options.confusions]],
         "calibration": {
@@ -158,6 +153,8 @@ def write_report(
     out: Path,
     label_pattern: str = DEFAULT_LABEL_PATTERN,
     options: ReportOptions | None = None,
+    decoding: DecodeOptions | None = None,
+    plot: Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate `model` on `data` and write DIR/metrics.json and DIR/report.html; returns the
     metrics."""
@@ -170,7 +167,7 @@ def write_report(
         raise DataError(f"--report {out}: cannot make this folder ({error.strerror})") from None
     reader = Recognizer(model)
     samples = read_samples(data, label_pattern)
-    metrics, predictions = report_metrics(reader, samples, data, options)
+    metrics, predictions = report_metrics(reader, samples, data, options, decoding, plot)
     failures = [(s, p) for s, p in zip(samples, predictions, strict=True) if s.label != p.text][
         : options.gallery
     ]

@@ -43,6 +43,9 @@ class RunSpec:
     model: ModelConfig
     training: dict[str, Any] = field(default_factory=dict)
     version: str = __version__
+    # Logits are divided by it before decoding (calibration.py fits it). Absent from the
+    # config.json of older runs, which therefore read as uncalibrated (1.0).
+    temperature: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +56,7 @@ class RunSpec:
             "preprocess": dataclasses.asdict(self.preprocess),
             "model": dataclasses.asdict(self.model),
             "training": self.training,
+            "temperature": self.temperature,
         }
 
     @classmethod
@@ -73,11 +77,21 @@ class RunSpec:
                 model=ModelConfig(**model),
                 training=data.get("training", {}),
                 version=data.get("ctcocr_version", "?"),
+                temperature=_temperature(data.get("temperature", 1.0), where),
             )
         except (KeyError, TypeError) as exc:
             raise ModelFileError(
                 f"{where}: config.json is incomplete or malformed ({exc})"
             ) from exc
+
+
+def _temperature(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
+        raise ModelFileError(
+            f"{where}: temperature {value!r} is not a positive number: remove the field "
+            "(or run `ctcocr calibrate`) to set it again"
+        )
+    return float(value)
 
 
 def read_spec(run_dir: Path) -> RunSpec:

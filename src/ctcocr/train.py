@@ -17,19 +17,27 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ctcocr.batches import ImageDataset, SyntheticStream, collate
-from ctcocr.checkpoint import build_network, load_resume_state, save_resume_state, save_weights
+from ctcocr.calibration import calibrate_logits, save_temperature
+from ctcocr.checkpoint import (
+    build_network,
+    load_network,
+    load_resume_state,
+    save_resume_state,
+    save_weights,
+)
 from ctcocr.config import TrainConfig
 from ctcocr.data import Sample
 from ctcocr.decode import ctc_greedy_decode
 from ctcocr.errors import ConfigError
 from ctcocr.evaluate import Scores, score
 from ctcocr.model import ctc_loss
-from ctcocr.runs import CURVES, METRICS, RunSpec, append_metrics, write_spec
+from ctcocr.runs import CURVES, METRICS, WEIGHTS, RunSpec, append_metrics, write_spec
 from ctcocr.synth import SynthConfig
 from ctcocr.tensorboard_log import ScalarLog
 
@@ -210,9 +218,31 @@ def fit(
             last_drawn = time.monotonic()
         log(_epoch_line(record, improved))
     _draw_curves(run_dir)
+    if (run_dir / WEIGHTS).exists():
+        _fit_temperature(run_dir, spec, val_loader, trainer.device, log)
     if scalars is not None:
         scalars.close()
     return progress
+
+
+@torch.no_grad()
+def _fit_temperature(
+    run_dir: Path, spec: RunSpec, loader: DataLoader, device: torch.device, log: Log
+) -> None:
+    """Once the best weights are final: fit the confidence temperature on validation logits
+    and store it in config.json (see calibration.py)."""
+    network, _ = load_network(run_dir, spec)
+    network.to(device)
+    logits, labels = [], []
+    for images, _, _, batch_labels in loader:
+        logits.append(network(images.to(device)).float().cpu().numpy())  # (B, T, C)
+        labels += batch_labels
+    fit = calibrate_logits(np.concatenate(logits), labels, spec.charset)
+    save_temperature(run_dir, spec, fit.temperature)
+    log(
+        f"confidence temperature {fit.temperature:.3g} on {fit.count} validation images: "
+        f"calibration error {fit.ece_before:.1%} -> {fit.ece_after:.1%}"
+    )
 
 
 def _autocast(device: torch.device) -> torch.autocast:

@@ -1,0 +1,87 @@
+"""Temperature scaling makes an overconfident model's confidence match its accuracy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ctcocr.calibration import (
+    calibrate_logits,
+    coverage_table,
+    expected_calibration_error,
+    fit_temperature,
+)
+from ctcocr.charset import Charset
+from ctcocr.decode import ctc_greedy_decode
+from ctcocr.decoding import DecodeOptions, decode
+from ctcocr.runs import RunSpec
+
+
+def overconfident(count: int = 400, seed: int = 0) -> tuple[np.ndarray, list[str], Charset]:
+    """Logits that read their text with ~99% confidence, of which only ~70% are right."""
+    rng = np.random.default_rng(seed)
+    charset = Charset("ABCD")
+    logits = rng.normal(size=(count, 8, charset.num_classes)).astype(np.float32)
+    paths = rng.integers(0, charset.num_classes, size=(count, 8))
+    np.put_along_axis(logits, paths[..., None], rng.uniform(8, 12, size=(count, 8, 1)), axis=-1)
+    texts = [p.text for p in ctc_greedy_decode(logits, charset)]
+    labels = [t if rng.random() < 0.7 else t + "A" for t in texts]
+    return logits, labels, charset
+
+
+def test_temperature_fitted_on_overconfident_logits_lowers_calibration_error():
+    logits, labels, charset = overconfident()
+    fit = calibrate_logits(logits, labels, charset)
+    assert fit.temperature > 1.5  # softer: the model claimed more than it delivers
+    assert fit.ece_before > 0.2
+    assert fit.ece_after < fit.ece_before / 3
+    # The same fit holds on fresh data from the same model.
+    fresh, fresh_labels, _ = overconfident(seed=1)
+    plain = decode(fresh, charset)
+    correct = np.array([p.text == t for p, t in zip(plain, fresh_labels, strict=True)])
+    confidence = np.array([p.confidence for p in decode(fresh, charset, None, fit.temperature)])
+    assert expected_calibration_error(confidence, correct) < fit.ece_before / 3
+
+
+def test_temperature_fitted_for_a_beam_search_calibrates_its_confidence():
+    logits, labels, charset = overconfident(count=200)
+    options = DecodeOptions(beam=3, length=(1, 8))
+    fit = calibrate_logits(logits, labels, charset, options)
+    assert fit.temperature > 1.5
+    assert fit.ece_after < fit.ece_before / 3
+
+
+def test_temperature_changes_confidence_not_the_greedy_text():
+    logits, _, charset = overconfident(count=20)
+    plain, soft = decode(logits, charset), decode(logits, charset, None, 3.0)
+    assert [p.text for p in plain] == [p.text for p in soft]
+    assert all(s.confidence < p.confidence for p, s in zip(plain, soft, strict=True))
+
+
+def test_all_right_or_all_wrong_leaves_the_temperature_at_one():
+    logits, _, _ = overconfident(count=10)
+    assert fit_temperature(logits, np.ones(10, bool)) == 1.0
+    assert fit_temperature(logits, np.zeros(10, bool)) == 1.0
+
+
+def test_calibration_error_and_coverage_by_hand():
+    confidence = np.array([0.95, 0.9, 0.6, 0.3])
+    correct = np.array([True, True, False, False])
+    # bins: 0.9-1.0 holds two right (gap 0.075), 0.6 one wrong (0.6), 0.3 one wrong (0.3)
+    assert expected_calibration_error(confidence, correct) == pytest.approx(
+        (2 * 0.075 + 0.6 + 0.3) / 4
+    )
+    rows = coverage_table(confidence, correct, coverages=(1.0, 0.5))
+    assert rows == [
+        {"coverage": 1.0, "accuracy": 0.5, "threshold": 0.3},
+        {"coverage": 0.5, "accuracy": 1.0, "threshold": 0.9},
+    ]
+
+
+def test_run_spec_without_temperature_reads_as_one(tiny_run):
+    data = json.loads((tiny_run / "config.json").read_text(encoding="utf-8"))
+    assert isinstance(data["temperature"], float) and data["temperature"] > 0
+    del data["temperature"]
+    assert RunSpec.from_json(data, "old config.json").temperature == 1.0
