@@ -1,4 +1,4 @@
-"""The `ctcocr` command: synth, train, evaluate, predict, demo.
+"""The `ctcocr` command: synth, train, evaluate, predict, demo, pack.
 
 Thin by design: it parses flags (derived from the config dataclasses), calls the package and
 prints. Errors of the package become one line on stderr and exit status 2.
@@ -44,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     _synth_flags(synth)
 
     train = commands.add_parser("train", help="train a recognizer")
-    train.add_argument("data", type=Path, nargs="?", help="dataset folder, CSV, or image folder")
+    train.add_argument(
+        "data", type=Path, nargs="?", help="dataset folder, CSV, image folder, or packed shards"
+    )
     train.add_argument("--synthetic", action="store_true", help="train on endless CAPTCHAs")
     train.add_argument("--out", type=Path, required=True, help="run folder to write")
     train.add_argument("--val", type=Path, help="validation data (default: hold out a share)")
@@ -79,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="synthesise, train, evaluate and show, in minutes")
     demo.add_argument("--out", type=Path, default=Path("ctcocr-demo"), help="output folder")
     demo.add_argument("--minutes", type=float, default=5.0, help="training time")
+    _pack_parser(commands)
     return parser
 
 
@@ -173,10 +176,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pack_parser(commands: argparse._SubParsersAction) -> None:
+    from ctcocr.data import DEFAULT_LABEL_PATTERN
+
+    pack = commands.add_parser("pack", help="write a dataset as shards for streaming (WebDataset)")
+    pack.add_argument("data", type=Path, help="dataset folder, CSV, or image folder")
+    pack.add_argument("out", type=Path, help="new folder for the shards and index.json")
+    pack.add_argument("--shard-size", type=int, default=10_000, help="images per shard")
+    pack.add_argument("--skip-bad", action="store_true", help="leave unreadable images out")
+    pack.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from ctcocr.packing import pack
+
+    packed, skipped = pack(args.data, args.out, args.shard_size, args.skip_bad, args.label_pattern)
+    left_out = f", left out {skipped} unreadable image(s)" if skipped else ""
+    print(
+        f"packed {packed.count} images into {len(packed.shards)} shard(s) in {args.out}{left_out}"
+    )
+    return 0
+
+
 COMMANDS = {
     "synth": cmd_synth,
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "demo": cmd_demo,
+    "pack": cmd_pack,
 }

@@ -111,6 +111,9 @@ class TrainConfig:
         default=False, metadata=_help("train on the readable images, skipping bad ones")
     )
     device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
+    compile: bool = field(
+        default=False, metadata=_help("torch.compile the network: a slow start, faster steps")
+    )
 
     def __post_init__(self) -> None:
         if self.epochs is not None and self.epochs < 1:
