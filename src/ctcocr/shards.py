@@ -9,6 +9,7 @@ about once. Every image goes through `images.preprocess`, as everywhere else.
 
 from __future__ import annotations
 
+import itertools
 import random
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -68,7 +69,8 @@ class ShardStream(IterableDataset[Item]):
         random.Random(f"{self.seed}:{self.epoch}").shuffle(order)  # the same on every rank
         mine = order[slot::slots] or [order[slot % len(order)]]
         rng = random.Random(f"{self.seed}:{self.epoch}:{slot}")
-        yield from _replay(self._decoded(mine, rng), share, 1, self.buffer, rng)
+        fresh = itertools.islice(self._decoded(mine, rng), share)  # each read once, shuffled
+        yield from _replay(fresh, share, 1, self.buffer, rng)
 
     def _decoded(self, mine: list[Shard], rng: random.Random) -> Iterator[Item]:
         """This slot's images without end (the consumer stops), its shards reshuffled each pass."""
