@@ -1,4 +1,5 @@
-"""The `ctcocr` command: synth, train, evaluate, predict, calibrate, demo, explain, compare.
+"""The `ctcocr` command: synth, train, evaluate, predict, calibrate, demo, explain, compare,
+pack.
 
 Thin by design: it parses flags (derived from the config dataclasses), calls the package and
 prints. Errors of the package become one line on stderr and exit status 2.
@@ -52,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", type=Path, help="dataset folder, CSV, or image folder")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
+    evaluate.add_argument("--plot", type=Path, metavar="FILE", help="draw confidence to a PNG")
+    _decode_flags(evaluate)
     # --- issue 6: see the model (report, explain, compare) ---
     evaluate.add_argument("--report", type=Path, metavar="DIR", help="write report.html there")
     evaluate.add_argument(
@@ -73,8 +76,6 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, required=True, help="folder: a run per model, tables")
     compare.add_argument("--resume", action="store_true", help="continue killed runs in --out")
     # --- end issue 6 ---
-    evaluate.add_argument("--plot", type=Path, metavar="FILE", help="draw confidence to a PNG")
-    _decode_flags(evaluate)
 
     predict = commands.add_parser("predict", help="read the text in images")
     predict.add_argument("model", type=Path, help="run folder")
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="synthesise, train, evaluate and show, in minutes")
     demo.add_argument("--out", type=Path, default=Path("ctcocr-demo"), help="output folder")
     demo.add_argument("--minutes", type=float, default=5.0, help="training time")
+    _pack_parser(commands)
     return parser
 
 
@@ -100,7 +102,9 @@ def _training_flags(parser: argparse.ArgumentParser, with_model: bool = True) ->
     from ctcocr.data import DEFAULT_LABEL_PATTERN
     from ctcocr.options import add_fields
 
-    parser.add_argument("data", type=Path, nargs="?", help="dataset folder, CSV, or image folder")
+    parser.add_argument(
+        "data", type=Path, nargs="?", help="dataset folder, CSV, image folder, or packed shards"
+    )
     parser.add_argument("--synthetic", action="store_true", help="train on endless CAPTCHAs")
     parser.add_argument("--val", type=Path, help="validation data (default: hold out a share)")
     parser.add_argument(
@@ -276,6 +280,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pack_parser(commands: argparse._SubParsersAction) -> None:
+    from ctcocr.data import DEFAULT_LABEL_PATTERN
+
+    pack = commands.add_parser("pack", help="write a dataset as shards for streaming (WebDataset)")
+    pack.add_argument("data", type=Path, help="dataset folder, CSV, or image folder")
+    pack.add_argument("out", type=Path, help="new folder for the shards and index.json")
+    pack.add_argument("--shard-size", type=int, default=10_000, help="images per shard")
+    pack.add_argument("--skip-bad", action="store_true", help="leave unreadable images out")
+    pack.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from ctcocr.packing import pack
+
+    packed, skipped = pack(args.data, args.out, args.shard_size, args.skip_bad, args.label_pattern)
+    left_out = f", left out {skipped} unreadable image(s)" if skipped else ""
+    print(
+        f"packed {packed.count} images into {len(packed.shards)} shard(s) in {args.out}{left_out}"
+    )
+    return 0
+
+
 COMMANDS = {
     "synth": cmd_synth,
     "train": cmd_train,
@@ -285,4 +311,5 @@ COMMANDS = {
     "calibrate": cmd_calibrate,
     "explain": cmd_explain,
     "compare": cmd_compare,
+    "pack": cmd_pack,
 }

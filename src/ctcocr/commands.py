@@ -24,8 +24,11 @@ if TYPE_CHECKING:
 
 def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
     from ctcocr import prepare
-    from ctcocr.train import TrainingData, fit
+    from ctcocr.distributed import context_from_env
+    from ctcocr.packing import is_packed
+    from ctcocr.train import TrainingData, fit, print_line
 
+    say = print_line if context_from_env().is_main else _silent  # torchrun: rank 0 speaks
     config = from_args(TrainConfig, args)
     model = from_args(ModelConfig, args)
     width, height = args.size
@@ -37,28 +40,46 @@ def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
             raise DataError(f"give either DATA ({args.data}) or --synthetic, not both")
         data, spec = prepare.synthetic_data(synth, preprocess, model, config, given)
         summary: dict[str, Any] = {"source": "synthetic", "synth": synth.__dict__}
+    elif args.data is None:
+        raise DataError("no training data: give a dataset path, or --synthetic")
+    elif is_packed(args.data):
+        from ctcocr.shards import shard_data
+
+        data, spec, summary = shard_data(
+            args.data,
+            args.val,
+            config,
+            args.charset,
+            preprocess,
+            model,
+            given,
+            args.label_pattern,
+            say,
+        )
     else:
-        if args.data is None:
-            raise DataError("no training data: give a dataset path, or --synthetic")
         train, val, charset = prepare.file_data(
-            args.data, args.val, config, args.charset, args.label_pattern
+            args.data, args.val, config, args.charset, args.label_pattern, say
         )
         spec = prepare.file_spec(train, val, charset, preprocess, model, given)
         data = TrainingData(val=val, train=train)
         summary = {"source": str(args.data), "train": len(train), "val": len(val)}
     spec = prepare.with_training_record(spec, config, summary)
     _check_same_run(args.out, spec, args.resume)
-    print(
+    say(
         f"training {spec.model.architecture} (T={spec.model.time_steps}, "
         f"{len(spec.charset.chars)} characters) into {args.out}"
     )
     progress = fit(args.out, spec, data, config, resume=args.resume)
-    print(
+    say(
         f"best validation sequence accuracy {progress.best_accuracy:.2%} at epoch "
         f"{progress.best_epoch}; model in {args.out}/ ({WEIGHTS}, {CONFIG}), "
         f"curves in {args.out / CURVES}"
     )
     return 0
+
+
+def _silent(line: str) -> None:
+    """The log of torchrun ranks other than 0."""
 
 
 def _check_out(out: Path, resume: bool) -> None:

@@ -114,6 +114,9 @@ class TrainConfig:
     tensorboard: bool = field(
         default=False, metadata=_help("also log scalars to RUN/tensorboard (needs tensorboard)")
     )
+    compile: bool = field(
+        default=False, metadata=_help("torch.compile the network: a slow start, faster steps")
+    )
 
     def __post_init__(self) -> None:
         if self.epochs is not None and self.epochs < 1:

@@ -9,6 +9,13 @@ from __future__ import annotations
 class CtcocrError(Exception):
     """Base class of every error ctcocr raises on purpose."""
 
+    def __str__(self) -> str:
+        # Raised in a DataLoader worker, an error comes back as "Caught X in DataLoader worker
+        # ... Original Traceback ... ctcocr.errors.X: message": keep the message only.
+        text = super().__str__()
+        marker = f"\n{type(self).__module__}.{type(self).__qualname__}: "
+        return text.rsplit(marker, 1)[1].rstrip() if marker in text else text
+
 
 class CharsetError(CtcocrError, ValueError):
     """A label or charset holds a character the model cannot output, or is malformed."""

@@ -1,15 +1,14 @@
 """The training loop: AdamW, a one-cycle or cosine schedule, CTC loss, best-on-validation.
 
 `fit` takes everything it needs as arguments (no globals), so a later launcher can run it in
-several processes. On CUDA it uses mixed precision; on a CPU all cores, in float32 (bf16
-autocast measured 10x slower on an AVX2 CPU). Both use channels-last, which measured +35%
-images/s on the CPU.
+several processes: under torchrun it trains with DistributedDataParallel (`distributed.py`).
+On CUDA it uses mixed precision; on a CPU all cores, in float32 (bf16 autocast measured 10x
+slower on an AVX2 CPU). Both use channels-last, which measured +35% images/s on the CPU.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from ctcocr import distributed
 from ctcocr.batches import ImageDataset, SyntheticStream, collate
 from ctcocr.calibration import calibrate_logits, save_temperature
 from ctcocr.checkpoint import (
@@ -34,15 +34,19 @@ from ctcocr.checkpoint import (
 from ctcocr.config import TrainConfig
 from ctcocr.data import Sample
 from ctcocr.decode import ctc_greedy_decode
+from ctcocr.distributed import Context
 from ctcocr.errors import ConfigError
 from ctcocr.evaluate import Scores, score
 from ctcocr.model import ctc_loss
+from ctcocr.packing import ShardSet
 from ctcocr.runs import CURVES, METRICS, WEIGHTS, RunSpec, append_metrics, write_spec
+from ctcocr.shards import ShardStream
 from ctcocr.synth import SynthConfig
 from ctcocr.tensorboard_log import ScalarLog
 
 Log = Callable[[str], None]
 CURVE_INTERVAL_S = 30.0
+ONE_PROCESS = Context()
 
 
 def print_line(line: str) -> None:
@@ -50,13 +54,18 @@ def print_line(line: str) -> None:
     print(line, flush=True)
 
 
+def _silent(line: str) -> None:
+    """The log of ranks other than 0."""
+
+
 @dataclass(frozen=True)
 class TrainingData:
-    """Either labelled files or a synthetic stream for training; always a fixed validation set."""
+    """Labelled files, a synthetic stream or packed shards for training; a fixed validation set."""
 
     val: list[Sample] | Dataset
     train: list[Sample] | None = None
     synth: SynthConfig | None = None
+    shards: ShardSet | None = None
 
 
 @dataclass
@@ -101,12 +110,18 @@ class Trainer:
     """One network, its optimizer and the clock; `fit` drives it epoch by epoch."""
 
     def __init__(self, spec: RunSpec, config: TrainConfig) -> None:
-        self.device = pick_device(config.device)
+        # Under torchrun: joins the other ranks; this rank's GPU is cuda:LOCAL_RANK.
+        self.ranks, self.device = distributed.start(pick_device(config.device))
         if self.device.type == "cpu":
-            torch.set_num_threads(os.cpu_count() or 1)
+            torch.set_num_threads(self.ranks.cpu_threads())
+        _tune_cuda(self.device)
         torch.manual_seed(config.seed)
         self.network = build_network(spec).to(self.device)
         self.network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        # What the training steps call (compiled, in DDP); self.network is what gets saved.
+        self.model = distributed.wrap(
+            self.network, self.ranks, self.device, config.compile, config.seed
+        )
         self.optimizer = torch.optim.AdamW(
             self.network.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
@@ -117,8 +132,8 @@ class Trainer:
         self.clock = time.monotonic()
 
     def tick(self) -> float:
-        """Update and return the wall time spent, counted across resumes."""
-        self.progress.elapsed_s = time.monotonic() - self.clock
+        """Update and return the wall time spent, counted across resumes (rank 0's clock)."""
+        self.progress.elapsed_s = self.ranks.agree(time.monotonic() - self.clock)
         return self.progress.elapsed_s
 
     def state(self) -> dict[str, Any]:
@@ -141,9 +156,12 @@ class Trainer:
         self.network.train()
         progress, optimizer = self.progress, self.optimizer
         loss_sum, batches, images = 0.0, 0, 0
+        quiet = None if self.ranks.is_main else True  # None: a bar only on a terminal
         bar = tqdm(
-            loader, desc=f"epoch {progress.epoch + 1}", unit="batch", leave=False, disable=None
+            loader, desc=f"epoch {progress.epoch + 1}", unit="batch", leave=False, disable=quiet
         )
+        # DDP: every rank must take the same number of steps, or one waits for the others forever.
+        steps = self.ranks.least(len(loader)) if self.ranks.distributed else None
         for batch_images, targets, lengths, _ in bar:
             done = max(
                 progress.step / total_steps if total_steps else 0.0,
@@ -155,7 +173,7 @@ class Trainer:
                 self.device, non_blocking=True, memory_format=torch.channels_last
             )
             with self.amp:
-                logits = self.network(batch_images)  # (B, T, C)
+                logits = self.model(batch_images)  # (B, T, C)
             loss = ctc_loss(logits, targets, lengths)
             optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
@@ -166,10 +184,11 @@ class Trainer:
             progress.step += 1
             loss_sum, batches, images = loss_sum + loss.item(), batches + 1, images + len(lengths)
             bar.set_postfix(loss=f"{loss_sum / batches:.3f}", refresh=False)
-            if self.tick() >= budget_s:
+            if self.tick() >= budget_s or batches == steps:
                 break
         bar.close()
-        return loss_sum / max(1, batches), images
+        self.ranks.sync_buffers(self.network)
+        return self.ranks.mean(loss_sum / max(1, batches)), int(self.ranks.total(images))
 
 
 def fit(
@@ -181,48 +200,64 @@ def fit(
     log: Log = print_line,
 ) -> Progress:
     """Train, keeping the best weights on validation in run_dir. Returns the final progress."""
-    scalars = ScalarLog(run_dir) if config.tensorboard else None  # fails before any file
     trainer = Trainer(spec, config)
-    state = load_resume_state(run_dir) if resume else None
+    ranks = trainer.ranks
+    # before any file is written, so that a missing tensorboard costs nothing
+    scalars = ScalarLog(run_dir) if config.tensorboard and ranks.is_main else None
+    log = log if ranks.is_main else _silent
+    state = ranks.from_main(lambda: load_resume_state(run_dir)) if resume else None
     if state is not None:
         trainer.load_state(state)
         done = trainer.progress
         log(f"resuming {run_dir} after epoch {done.epoch} ({done.elapsed_s / 60:.1f} min)")
     elif resume:
         log(f"nothing to resume in {run_dir}: starting a new run")
-    write_spec(run_dir, spec)
-    val_loader = _loader(data.val, spec, config, shuffle=False, workers=0)
-    epochs, minutes = config.limits(len(_epoch_loader(data, spec, config, 0)))
+    if ranks.is_main:
+        write_spec(run_dir, spec)
+    val_loader = _loader(data.val, spec, config, shuffle=False, workers=0, ranks=ranks)
+    epochs, minutes = config.limits(len(_epoch_loader(data, spec, config, 0, ranks)))
     budget_s = minutes * 60 if minutes else math.inf
     progress, last_drawn = trainer.progress, time.monotonic()
     while (epochs is None or progress.epoch < epochs) and trainer.tick() < budget_s:
-        loader = _epoch_loader(data, spec, config, progress.epoch)
+        loader = _epoch_loader(data, spec, config, progress.epoch, ranks)
         total_steps = epochs * len(loader) if epochs else None
         started = time.monotonic()
         train_loss, images = trainer.train_epoch(loader, total_steps, budget_s)
         images_per_s = images / max(1e-9, time.monotonic() - started)
-        val_loss, scores = validate(trainer.network, val_loader, spec, trainer.device)
+        val_loss, scores = validate(trainer.network, val_loader, spec, trainer.device, ranks)
         trainer.tick()
         progress.epoch += 1
-        improved = scores.sequence_accuracy > progress.best_accuracy
+        improved = scores.sequence_accuracy > progress.best_accuracy  # the same on every rank
         if improved:
             progress.best_accuracy, progress.best_epoch = scores.sequence_accuracy, progress.epoch
-            save_weights(run_dir, trainer.network)
-        save_resume_state(run_dir, trainer.state())
         record = _record(progress, train_loss, val_loss, scores, trainer.optimizer, images_per_s)
-        append_metrics(run_dir, record)
-        if scalars is not None:
-            scalars.write(record)
-        if time.monotonic() - last_drawn > CURVE_INTERVAL_S:  # drawing costs ~0.5 s
-            _draw_curves(run_dir)
-            last_drawn = time.monotonic()
+        if ranks.is_main:  # the other ranks hold the same model: rank 0 writes
+            last_drawn = _save_epoch(run_dir, trainer, record, improved, last_drawn)
+            if scalars is not None:
+                scalars.write(record)
         log(_epoch_line(record, improved))
-    _draw_curves(run_dir)
-    if (run_dir / WEIGHTS).exists():
-        _fit_temperature(run_dir, spec, val_loader, trainer.device, log)
-    if scalars is not None:
-        scalars.close()
+    if ranks.is_main:
+        _draw_curves(run_dir)
+        if (run_dir / WEIGHTS).exists():  # under torchrun: on rank 0's share of validation
+            _fit_temperature(run_dir, spec, val_loader, trainer.device, log)
+        if scalars is not None:
+            scalars.close()
+    ranks.finish()
     return progress
+
+
+def _save_epoch(
+    run_dir: Path, trainer: Trainer, record: dict[str, Any], improved: bool, last_drawn: float
+) -> float:
+    """Best weights, resume state, metrics, and the curves now and then -> when last drawn."""
+    if improved:
+        save_weights(run_dir, trainer.network)
+    save_resume_state(run_dir, trainer.state())
+    append_metrics(run_dir, record)
+    if time.monotonic() - last_drawn > CURVE_INTERVAL_S:  # drawing costs ~0.5 s
+        _draw_curves(run_dir)
+        return time.monotonic()
+    return last_drawn
 
 
 @torch.no_grad()
@@ -252,21 +287,36 @@ def _autocast(device: torch.device) -> torch.autocast:
     return torch.autocast("cpu", enabled=False)
 
 
+def _tune_cuda(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one input size: worth timing the kernels once
+        torch.set_float32_matmul_precision("high")  # TF32 for what autocast leaves in float32
+
+
 @torch.no_grad()
 def validate(
-    network: torch.nn.Module, loader: DataLoader, spec: RunSpec, device: torch.device
+    network: torch.nn.Module,
+    loader: DataLoader,
+    spec: RunSpec,
+    device: torch.device,
+    ranks: Context = ONE_PROCESS,
 ) -> tuple[float, Scores]:
-    """Mean CTC loss and scores, decoded by the same greedy decoder inference uses."""
+    """Mean CTC loss and scores, decoded by the same greedy decoder inference uses.
+
+    In float32, as the saved model is used. Under DDP each rank reads its share of `loader`
+    and the texts are gathered, so that every rank scores the whole set.
+    """
     network.eval()
     loss_sum, batches, truths, predictions = 0.0, 0, [], []
     for images, targets, lengths, labels in loader:
-        logits = network(images.to(device, memory_format=torch.channels_last))
+        logits = network(images.to(device, non_blocking=True, memory_format=torch.channels_last))
         loss_sum += ctc_loss(logits, targets, lengths).item()
         batches += 1
         decoded = ctc_greedy_decode(logits.float().cpu().numpy(), spec.charset)
         truths += labels
         predictions += [p.text for p in decoded]
-    return loss_sum / max(1, batches), score(truths, predictions)
+    truths, predictions = ranks.gather(truths), ranks.gather(predictions)
+    return ranks.total(loss_sum) / max(1, ranks.total(batches)), score(truths, predictions)
 
 
 def _loader(
@@ -276,41 +326,49 @@ def _loader(
     shuffle: bool,
     workers: int,
     epoch: int = 0,
+    ranks: Context = ONE_PROCESS,
 ) -> DataLoader:
     if isinstance(dataset, list):
         dataset = ImageDataset(dataset, spec.preprocess)
+    split = distributed.sampler(dataset, ranks, shuffle, config.seed, epoch)  # None: one process
+    shuffle_here = shuffle and split is None
     generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
     return DataLoader(
         dataset,
         batch_size=config.batch_size,
-        shuffle=shuffle,
-        generator=generator if shuffle else None,
+        shuffle=shuffle_here,
+        sampler=split,
+        generator=generator if shuffle_here else None,
         num_workers=workers,
         collate_fn=partial(collate, charset=spec.charset),
-        pin_memory=torch.cuda.is_available(),
-        drop_last=shuffle and len(dataset) > config.batch_size,  # type: ignore[arg-type]
+        pin_memory=torch.cuda.is_available(),  # with non_blocking copies in the loop
+        drop_last=shuffle and len(dataset if split is None else split) > config.batch_size,  # type: ignore[arg-type]
     )
 
 
-def _epoch_loader(data: TrainingData, spec: RunSpec, config: TrainConfig, epoch: int) -> DataLoader:
-    workers = config.workers if config.workers >= 0 else default_workers()
+def _epoch_loader(
+    data: TrainingData, spec: RunSpec, config: TrainConfig, epoch: int, ranks: Context
+) -> DataLoader:
+    workers = config.workers if config.workers >= 0 else ranks.loader_workers()
     if data.synth is not None:
         stream = SyntheticStream(
             data.synth,
             spec.preprocess,
-            config.seed,
+            ranks.stream_seed(config.seed),  # every rank draws other images
             epoch,
-            config.epoch_size,
+            ranks.share(config.epoch_size),
             config.synthetic_reuse,
         )
         return _loader(stream, spec, config, shuffle=False, workers=workers)
+    if data.shards is not None:
+        shards = ShardStream(
+            data.shards, spec.preprocess, config.seed, epoch, ranks, config.skip_bad
+        )
+        return _loader(shards, spec, config, shuffle=False, workers=workers)
     assert data.train is not None
-    return _loader(data.train, spec, config, shuffle=True, workers=workers, epoch=epoch)
-
-
-def default_workers() -> int:
-    """Loader processes: one per core beyond the first, at least one."""
-    return max(1, (os.cpu_count() or 1) - 1)
+    return _loader(
+        data.train, spec, config, shuffle=True, workers=workers, epoch=epoch, ranks=ranks
+    )
 
 
 def _record(

@@ -1,0 +1,51 @@
+"""The GPU fast path: --compile (tested on the CPU, slow), and CUDA training where a GPU exists."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ctcocr import Recognizer
+from ctcocr.charset import Charset
+from ctcocr.config import ModelConfig, TrainConfig
+from ctcocr.data import read_samples
+from ctcocr.distributed import Context, wrap
+from ctcocr.images import PreprocessConfig
+from ctcocr.runs import RunSpec
+from ctcocr.train import TrainingData, fit
+
+TINY = ModelConfig("cnn", 16, widths=(8, 16, 16), depths=(1, 1, 1), features=16)
+
+
+def _fit(folder, dataset, **config):
+    samples = read_samples(dataset)[:16]
+    chars = Charset.from_labels(s.label for s in samples)
+    spec = RunSpec(chars, PreprocessConfig(64, 32, 1), TINY)
+    settings = TrainConfig(epochs=1, batch_size=8, workers=0, **config)
+    return fit(folder, spec, TrainingData(val=samples, train=samples), settings, log=print)
+
+
+def test_one_process_trains_the_plain_network(one_torch_thread):
+    network = torch.nn.Linear(2, 2)
+    assert wrap(network, Context(), torch.device("cpu"), compile=False, seed=0) is network
+
+
+@pytest.mark.slow  # compiling takes about a minute of CPU
+def test_compiled_training_saves_plain_weights(tiny_dataset, tmp_path, one_torch_thread):
+    _fit(tmp_path, tiny_dataset, compile=True)
+    weights = load_file(str(tmp_path / "model.safetensors"))
+    assert not any(name.startswith("_orig_mod") for name in weights)  # loads without compile
+    assert isinstance(Recognizer(tmp_path).predict(read_samples(tiny_dataset)[0].path).text, str)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("compile", [False, True])
+def test_cuda_mixed_precision_run_reads_on_the_cpu(tiny_dataset, tmp_path, compile):
+    progress = _fit(tmp_path, tiny_dataset, device="cuda", compile=compile)
+    assert progress.step > 0
+    weights = load_file(str(tmp_path / "model.safetensors"))
+    assert all(torch.isfinite(w).all() for w in weights.values() if w.is_floating_point())
+    reader = Recognizer(tmp_path, device="cpu")
+    assert isinstance(reader.predict(read_samples(tiny_dataset)[0].path).text, str)
