@@ -82,6 +82,8 @@ def _decode(stream: io.BytesIO, label: str) -> Image.Image:
                 f"({MAX_PIXELS:,}): scale the image down"
             )
         image.load()  # force a full decode so truncated files fail here, not later
+    except ImageError:
+        raise
     except UnidentifiedImageError as exc:
         raise NotAnImageError(
             f"{label}: not a readable image, in no format Pillow knows ({exc}): use a PNG, "
