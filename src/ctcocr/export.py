@@ -16,7 +16,9 @@ file with a single ONNX `LSTM` node, which onnxruntime's int8 tools know how to 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -142,7 +144,7 @@ def _quantize(
     calibration images (QDQ, fast), and the LSTM, which static QDQ leaves in float32 (2.0 MB
     for the default crnn, over the 2 MB budget), gets int8 weights dynamically (0.86 MB)."""
     prepared = out.with_name("prepared.onnx")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_logging():
         warnings.simplefilter("ignore")
         # Shape inference and graph fusions first, as onnxruntime's tools recommend.
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
@@ -160,6 +162,17 @@ def _quantize(
         )
         if spec.model.architecture == "crnn":
             quantize_dynamic(str(out), str(out), op_types_to_quantize=["LSTM"])
+
+
+@contextlib.contextmanager
+def _quiet_logging() -> Iterator[None]:
+    """onnxruntime's tools log advice at WARNING on the root logger (e.g. "already quantized"
+    when the LSTM pass meets the QDQ nodes, which is intended)."""
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 class _Calibration(CalibrationDataReader):
