@@ -196,3 +196,21 @@ def test_unknown_route_and_method_are_json_errors(client):
 def test_serve_without_a_model_uses_the_shipped_one():
     info = TestClient(create_app()).get("/v1/model").json()
     assert info["model"] == SHIPPED_MODEL.name
+
+
+def test_load_image_error_types_pick_the_status(tiny_dataset):
+    from ctcocr.errors import ImageError, ImageTooLargeError, NotAnImageError
+    from ctcocr.images import load_image
+    from ctcocr.serve import status_of
+
+    side = int(MAX_PIXELS**0.5) + 10
+    cases = [
+        (_png_header_only(side, side), ImageTooLargeError, 413),
+        (b"hello", NotAnImageError, 415),
+        (_png(tiny_dataset)[:300], ImageError, 422),
+    ]
+    for data, kind, status in cases:
+        with pytest.raises(kind) as caught:
+            load_image(data, "upload")
+        assert "upload" in str(caught.value)
+        assert status_of(caught.value) == status

@@ -256,7 +256,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ctcocr.serve import run_server
+    try:
+        from ctcocr.serve import run_server
+    except ImportError as exc:
+        raise CtcocrError(
+            f"the service needs the serve extra ({exc}): pip install 'ctcocr[serve]'"
+        ) from exc
 
     run_server(args.model, args.host, args.port, args.max_bytes)
     return 0
