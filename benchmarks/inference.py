@@ -1,4 +1,4 @@
-"""Inference speed on the same images: ctcocr ONNX (float32, int8), ctcocr PyTorch, ddddocr.
+"""Inference speed on the same images: ctcocr ONNX (fp32, fp16, int8), ctcocr PyTorch, ddddocr.
 
     python benchmarks/inference.py --run runs/pretrained            # the full table
     python benchmarks/inference.py --run runs/pretrained --images 50 --rounds 1   # a smoke run
@@ -7,9 +7,10 @@ Every reader gets encoded PNG bytes, so image decoding is counted. Batch-1 laten
 `predict(png_bytes)` call (ddddocr: `classification(png_bytes)`), median and p99 over every
 image of every round; throughput is `predict_batch` over all images, 64 at a time (ddddocr has
 no batch call, so its row repeats one image at a time). Readers are interleaved round by round
-so that a busy machine slows them alike. The run is exported to float32 and int8 ONNX in a
-temporary folder; onnxruntime rows are measured with 1 intra-op thread and with its default
-(one per core). Without --run, only the shipped model (int8) and ddddocr are measured.
+so that a busy machine slows them alike. The run is exported to float32 ONNX in a
+temporary folder (also fp16 weights and int8 dynamic/static: their accuracy is `ctcocr verify`'s
+job, not this script's); onnxruntime rows are measured with 1 intra-op thread and with its default
+(one per core). Without --run, only the shipped model and ddddocr are measured.
 """
 
 from __future__ import annotations
@@ -64,20 +65,24 @@ def readers(run: Path | None, folder: Path) -> tuple[dict[str, Reader], list[str
         # Calibration images from another seed than the measured ones (a run's recorded
         # training data may live elsewhere).
         calibration = write_dataset(folder / "calibration", 256, SynthConfig(), seed=7)
-        fp32 = export_onnx(run, folder / "fp32.onnx").path
-        int8 = export_onnx(run, folder / "int8.onnx", "static", calibration).path
+        models = {
+            "fp32": export_onnx(run, folder / "fp32.onnx").path,
+            "fp16 weights": export_onnx(run, folder / "fp16.onnx", "fp16").path,
+            "int8 dynamic": export_onnx(run, folder / "dyn.onnx", "dynamic").path,
+            "int8 static": export_onnx(run, folder / "static.onnx", "static", calibration).path,
+        }
         for threads in (1, 0):
             label = "1 thread" if threads == 1 else "default threads"
-            found[f"ctcocr ONNX fp32, {label}"] = ctcocr_reader(fp32, threads)
-            found[f"ctcocr ONNX int8, {label}"] = ctcocr_reader(int8, threads)
+            for kind, path in models.items():
+                found[f"ctcocr ONNX {kind}, {label}"] = ctcocr_reader(path, threads)
         import torch
 
         torch.set_num_threads(max(1, torch.get_num_threads()))
         found["ctcocr PyTorch"] = ctcocr_reader(run)
     else:
-        found["ctcocr ONNX int8 (shipped), 1 thread"] = ctcocr_reader_shipped(1)
-        found["ctcocr ONNX int8 (shipped), default threads"] = ctcocr_reader_shipped(0)
-        notes.append("no --run: PyTorch and float32 rows skipped")
+        found["ctcocr ONNX (shipped), 1 thread"] = ctcocr_reader_shipped(1)
+        found["ctcocr ONNX (shipped), default threads"] = ctcocr_reader_shipped(0)
+        notes.append("no --run: PyTorch and other precisions skipped")
     dddd = ddddocr_reader()
     if dddd is None:
         notes.append("ddddocr is not installed (pip install 'ctcocr[bench]'): its row skipped")

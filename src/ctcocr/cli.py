@@ -204,9 +204,10 @@ def _deployment_parsers(commands: argparse._SubParsersAction) -> None:
     export.add_argument(
         "--quantize",
         nargs="?",
-        const="static",
-        choices=("static", "dynamic"),
-        help="int8 weights (static, the default: int8 activations calibrated on the run's data)",
+        const="dynamic",
+        choices=("dynamic", "static", "fp16"),
+        help="dynamic (the default): int8 weights; static: int8 weights and activations "
+        "calibrated on the run's data; fp16: float16 weights, float32 arithmetic",
     )
     export.add_argument("--calibration", type=Path, help="images for static calibration")
 
@@ -233,7 +234,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ctcocr.export import export_onnx
 
     result = export_onnx(args.run, args.out, args.quantize or "none", args.calibration)
-    kind = "float32" if result.quantization == "none" else f"int8 ({result.quantization})"
+    kind = {"none": "float32", "fp16": "float16 weights"}.get(
+        result.quantization, f"int8 ({result.quantization})"
+    )
     print(f"wrote {result.path}: {result.size_bytes / 1e6:.2f} MB, {kind}")
     return 0
 
