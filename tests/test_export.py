@@ -138,7 +138,9 @@ def test_static_quantization_without_the_training_data_asks_for_calibration(
     spec = json.loads((run / "config.json").read_text())
     spec["training"]["data"]["source"] = str(tmp_path / "gone")
     (run / "config.json").write_text(json.dumps(spec))
-    result = cli("export", run, tmp_path / "q.onnx", "--quantize")
+    result = cli("export", run, tmp_path / "q.onnx", "--quantize", "static")
     assert result.code == 2 and "--calibration" in result.err
-    given = cli("export", run, tmp_path / "q.onnx", "--quantize", "--calibration", tiny_dataset)
+    given = cli(
+        "export", run, tmp_path / "q.onnx", "--quantize", "static", "--calibration", tiny_dataset
+    )
     assert given.code == 0, given.err
