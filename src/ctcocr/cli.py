@@ -204,10 +204,10 @@ def _deployment_parsers(commands: argparse._SubParsersAction) -> None:
     export.add_argument(
         "--quantize",
         nargs="?",
-        const="dynamic",
-        choices=("dynamic", "static", "fp16"),
-        help="dynamic (the default): int8 weights; static: int8 weights and activations "
-        "calibrated on the run's data; fp16: float16 weights, float32 arithmetic",
+        const="static",
+        choices=("static", "dynamic", "fp16"),
+        help="static (the default): int8 weights and activations calibrated on the run's "
+        "data; dynamic: int8 weights; fp16: float16 weights, float32 arithmetic",
     )
     export.add_argument("--calibration", type=Path, help="images for static calibration")
 
