@@ -73,3 +73,11 @@ def tiny_run(
     code = main(["train", str(tiny_dataset), "--out", str(run), *FAST])
     assert code == 0
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tmp_path_factory: pytest.TempPathFactory, tiny_run: Path) -> Path:
+    """`tiny_run` exported to float ONNX. Do not modify."""
+    from ctcocr.export import export_onnx
+
+    return export_onnx(tiny_run, tmp_path_factory.mktemp("onnx") / "tiny.onnx").path

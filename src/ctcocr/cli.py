@@ -1,5 +1,5 @@
 """The `ctcocr` command: synth, train, evaluate, predict, calibrate, demo, explain, compare,
-pack.
+pack, export, verify, serve.
 
 Thin by design: it parses flags (derived from the config dataclasses), calls the package and
 prints. Errors of the package become one line on stderr and exit status 2.
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ctcocr import __version__
 from ctcocr.data import image_files
 from ctcocr.errors import CtcocrError, DataError
+from ctcocr.images import IMAGE_SUFFIXES
 from ctcocr.options import parse_range, parse_size
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue a killed run in --out")
 
     evaluate = commands.add_parser("evaluate", help="score a model on labelled data")
-    evaluate.add_argument("model", type=Path, help="run folder")
+    evaluate.add_argument("model", type=Path, help="run folder or .onnx file")
     evaluate.add_argument("data", type=Path, help="dataset folder, CSV, or image folder")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
@@ -78,8 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     # --- end issue 6 ---
 
     predict = commands.add_parser("predict", help="read the text in images")
-    predict.add_argument("model", type=Path, help="run folder")
-    predict.add_argument("images", type=Path, nargs="+", help="image files or folders")
+    predict.add_argument(
+        "images",
+        type=Path,
+        nargs="+",
+        metavar="[MODEL] IMAGE",
+        help="a run folder or .onnx file (default: the shipped model), then images or folders",
+    )
     predict.add_argument("--json", action="store_true", help="print a JSON list")
     _decode_flags(predict)
 
@@ -93,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("ctcocr-demo"), help="output folder")
     demo.add_argument("--minutes", type=float, default=5.0, help="training time")
     _pack_parser(commands)
+    _deployment_parsers(commands)
     return parser
 
 
@@ -193,8 +200,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from ctcocr.recognizer import Recognizer
 
-    paths = _image_files(args.images)
-    reader = Recognizer(args.model)
+    model, images = _split_model(args.images)
+    paths = _image_files(images)
+    reader = Recognizer(model)
     predictions = reader.predict_batch(paths, options=_decode_options(args))
     rows = [
         {"path": str(path), **prediction.to_dict()}
@@ -207,6 +215,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
             mark = "\trejected" if row["rejected"] else ""
             print(f"{row['path']}\t{row['text']}\t{row['confidence']:.3f}{mark}")
     return 0
+
+
+def _split_model(paths: list[Path]) -> tuple[Path | None, list[Path]]:
+    """`predict [MODEL] IMAGE...`: the first of several paths is the model unless it is an
+    image or a folder of images; a lone path is read with the shipped model."""
+    first = paths[0]
+    is_run = first.is_dir() and (first / "config.json").is_file()
+    if len(paths) == 1:
+        if is_run or first.suffix.lower() == ".onnx":
+            raise DataError(f"{first} is a model: name the images to read after it")
+        return None, paths
+    images_folder = first.is_dir() and not is_run and bool(image_files(first))
+    if images_folder or first.suffix.lower() in IMAGE_SUFFIXES:
+        return None, paths
+    return first, paths[1:]
 
 
 def _image_files(inputs: Sequence[Path]) -> list[Path]:
@@ -302,7 +325,84 @@ def cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- deployment: export, verify, serve (issue 4) ---
+def _deployment_parsers(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser("export", help="write a run as one ONNX file")
+    export.add_argument("run", type=Path, help="run folder")
+    export.add_argument("out", type=Path, help="the .onnx file to write")
+    export.add_argument(
+        "--quantize",
+        nargs="?",
+        const="static",
+        choices=("static", "dynamic", "fp16"),
+        help="static (the default): int8 weights and activations calibrated on the run's "
+        "data; dynamic: int8 weights; fp16: float16 weights, float32 arithmetic",
+    )
+    export.add_argument("--calibration", type=Path, help="images for static calibration")
+
+    verify = commands.add_parser("verify", help="check an export against its PyTorch run")
+    verify.add_argument("model", type=Path, help=".onnx file from `ctcocr export`")
+    verify.add_argument("data", type=Path, help="labelled data to compare on")
+    verify.add_argument("--run", type=Path, help="source run (default: the one recorded)")
+    verify.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.1,
+        help="points a quantized model may lose (default: 0.1)",
+    )
+    verify.add_argument("--json", action="store_true", help="print one JSON object")
+
+    serve = commands.add_parser("serve", help="HTTP service and web page (the serve extra)")
+    serve.add_argument("model", type=Path, nargs="?", help="run or .onnx (default: shipped)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-bytes", type=int, default=2_000_000, help="largest request body")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ctcocr.export import export_onnx
+
+    result = export_onnx(args.run, args.out, args.quantize or "none", args.calibration)
+    kind = {"none": "float32", "fp16": "float16 weights"}.get(
+        result.quantization, f"int8 ({result.quantization})"
+    )
+    print(f"wrote {result.path}: {result.size_bytes / 1e6:.2f} MB, {kind}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from ctcocr.verify import verify
+
+    report = verify(args.model, args.data, args.run, args.tolerance)
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print(f"{report.count} images, {report.quantization} quantization")
+        print(f"largest logit difference  {report.max_logit_difference:.3g}")
+        print(f"predictions that differ   {report.different_predictions}")
+        print(
+            f"sequence accuracy  torch {report.torch_accuracy:.2%}  onnx {report.onnx_accuracy:.2%}"
+        )
+        print("PASSED" if report.passed else "FAILED")
+    return 0 if report.passed else 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from ctcocr.serve import run_server
+    except ImportError as exc:
+        raise CtcocrError(
+            f"the service needs the serve extra ({exc}): pip install 'ctcocr[serve]'"
+        ) from exc
+
+    run_server(args.model, args.host, args.port, args.max_bytes)
+    return 0
+
+
 COMMANDS = {
+    "export": cmd_export,
+    "verify": cmd_verify,
+    "serve": cmd_serve,
     "synth": cmd_synth,
     "train": cmd_train,
     "evaluate": cmd_evaluate,

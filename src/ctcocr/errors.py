@@ -29,6 +29,14 @@ class ImageError(CtcocrError, ValueError):
     """An image cannot be read: missing, truncated, or not an image."""
 
 
+class NotAnImageError(ImageError):
+    """The bytes are in no image format Pillow reads (the HTTP service answers 415)."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image has more pixels than ctcocr decodes: a decompression-bomb guard (HTTP 413)."""
+
+
 class DataError(CtcocrError, ValueError):
     """A dataset path, manifest or folder is missing, empty or malformed."""
 

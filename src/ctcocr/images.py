@@ -19,9 +19,11 @@ from typing import Literal
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ctcocr.errors import ConfigError, ImageError
+from ctcocr.errors import ConfigError, ImageError, ImageTooLargeError, NotAnImageError
 
 ImageInput = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
+# Text lines need far fewer; a small compressed file that claims more is a decompression bomb.
+MAX_PIXELS = 25_000_000
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
 
@@ -73,15 +75,27 @@ def load_image(source: ImageInput, name: str | None = None) -> Image.Image:
 
 def _decode(stream: io.BytesIO, label: str) -> Image.Image:
     try:
-        image = Image.open(stream)
+        image = Image.open(stream)  # reads the header only: the size is known, no pixels yet
+        if image.width * image.height > MAX_PIXELS:
+            raise ImageTooLargeError(
+                f"{label}: {image.width}x{image.height} pixels is more than ctcocr decodes "
+                f"({MAX_PIXELS:,}): scale the image down"
+            )
         image.load()  # force a full decode so truncated files fail here, not later
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except ImageError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise NotAnImageError(
+            f"{label}: not a readable image, in no format Pillow knows ({exc}): use a PNG, "
+            "JPEG, BMP, GIF, WebP or TIFF file (training can skip such files with --skip-bad)"
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(
             f"{label}: not a readable image ({exc}): replace or remove the file "
             "(training can skip such files with --skip-bad)"
         ) from exc
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{label}: image has too many pixels ({exc})") from exc
+        raise ImageTooLargeError(f"{label}: image has too many pixels ({exc})") from exc
     return image
 
 

@@ -6,7 +6,7 @@
 '2b827'
 
 This module never imports torch at import time: a run folder loads the torch backend when it
-is opened, so that a later ONNX backend can serve the same class without torch installed.
+is opened; an exported `.onnx` file runs on onnxruntime, so it needs no torch at all.
 """
 
 from __future__ import annotations
@@ -33,23 +33,42 @@ class Backend(Protocol):
 class Recognizer:
     """Reads the text in images with a trained model. Construct once; thread-safe."""
 
-    def __init__(self, model: str | Path, device: str = "cpu") -> None:
-        path = Path(model)
+    def __init__(
+        self, model: str | Path | None = None, device: str = "cpu", threads: int = 0
+    ) -> None:
+        """`model`: a run folder (PyTorch) or an exported `.onnx` file (onnxruntime, no torch);
+        None opens the shipped CAPTCHA model. `threads` sets onnxruntime's intra-op threads
+        (0: one per core)."""
+        from ctcocr.onnx_backend import OnnxBackend, shipped_model
+
+        path = shipped_model() if model is None else Path(model)
         if not path.exists():
             raise ModelFileError(f"{path}: no such model: give the --out folder of a training")
+        self.path = path
+        self._backend: Backend
+        if path.is_file() and path.suffix.lower() == ".onnx":
+            onnx_backend = OnnxBackend(path, threads)
+            self.spec: RunSpec = onnx_backend.spec
+            self._backend = onnx_backend
+            return
         if not path.is_dir():
             raise ModelFileError(
-                f"{path}: not a model this version can open: give a training's run folder"
+                f"{path}: not a model this version can open: give a training's run folder "
+                "or a .onnx file from `ctcocr export`"
             )
-        self.path = path
-        self.spec: RunSpec = read_spec(path)
+        self.spec = read_spec(path)
         from ctcocr.checkpoint import TorchBackend  # torch is only needed for run folders
 
-        self._backend: Backend = TorchBackend(path, self.spec, device)
+        self._backend = TorchBackend(path, self.spec, device)
 
     @property
     def charset(self) -> str:
         return self.spec.charset.chars
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """An exported model's ONNX metadata (see ctcocr.export); {} for a run folder."""
+        return dict(getattr(self._backend, "metadata", {}))
 
     def predict(self, image: ImageInput, options: DecodeOptions | None = None) -> Prediction:
         """Read one image: a path, encoded bytes, a PIL image or a numpy array.

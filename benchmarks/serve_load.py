@@ -1,0 +1,124 @@
+"""Load on the HTTP service: requests/s, median and p99 latency, and errors, on loopback only.
+
+    python benchmarks/serve_load.py                                   # 5,000 at concurrency 16
+    python benchmarks/serve_load.py --requests 200 --concurrency 4    # a smoke run
+
+Starts `ctcocr serve MODEL` in a subprocess on a free 127.0.0.1 port, waits for /healthz, then
+sends exactly --requests POST /v1/recognize requests (raw PNG bodies of default-style
+CAPTCHAs) from --concurrency client tasks, and stops the server. Bounded in count and in time
+(--timeout seconds per request); no address but 127.0.0.1 is ever contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from ctcocr.synth import CaptchaSynth, SynthConfig
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def start_server(model: Path | None, port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "ctcocr", "serve", "--host", HOST, "--port", str(port)]
+    if model is not None:
+        command.insert(4, str(model))
+    server = subprocess.Popen(command, env=os.environ.copy())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with status {server.returncode}")
+        try:
+            if httpx.get(f"http://{HOST}:{port}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("the server did not answer /healthz within 60 s")
+
+
+def payloads(count: int) -> list[bytes]:
+    import io
+
+    synth = CaptchaSynth(SynthConfig(), seed=4242)
+    encoded = []
+    for index in range(count):
+        buffer = io.BytesIO()
+        synth.sample(index)[0].save(buffer, "PNG")
+        encoded.append(buffer.getvalue())
+    return encoded
+
+
+async def load(url: str, bodies: list[bytes], total: int, concurrency: int, timeout: float):
+    latencies: list[float] = []
+    outcomes: Counter[str] = Counter()
+    next_index = iter(range(total))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def client_task(client: httpx.AsyncClient) -> None:
+        for index in next_index:
+            body = bodies[index % len(bodies)]
+            start = time.perf_counter()
+            try:
+                response = await client.post(url, content=body, timeout=timeout)
+                outcomes[str(response.status_code)] += 1
+            except httpx.HTTPError as error:
+                outcomes[type(error).__name__] += 1
+            latencies.append(time.perf_counter() - start)
+
+    async with httpx.AsyncClient(limits=limits) as client:
+        start = time.perf_counter()
+        await asyncio.gather(*(client_task(client) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return latencies, outcomes, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, nargs="?", help="run or .onnx (default: shipped)")
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    args = parser.parse_args()
+    port = free_port()
+    server = start_server(args.model, port)
+    try:
+        bodies = payloads(64)
+        url = f"http://{HOST}:{port}/v1/recognize"
+        latencies, outcomes, elapsed = asyncio.run(
+            load(url, bodies, args.requests, args.concurrency, args.timeout)
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    ordered = sorted(latencies)
+    errors = sum(n for status, n in outcomes.items() if status != "200")
+    print(f"{args.requests} requests at concurrency {args.concurrency}, raw PNG bodies\n")
+    print("| requests/s | median | p99 | errors |")
+    print("|---|---|---|---|")
+    print(
+        f"| {args.requests / elapsed:,.0f} | {1e3 * statistics.median(ordered):.1f} ms "
+        f"| {1e3 * ordered[int(0.99 * (len(ordered) - 1))]:.1f} ms | {errors} |"
+    )
+    if errors:
+        print(f"outcomes: {dict(outcomes)}")
+
+
+if __name__ == "__main__":
+    main()
