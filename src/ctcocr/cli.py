@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, required=True, help="run folder to write")
     train.add_argument("--val", type=Path, help="validation data (default: hold out a share)")
     train.add_argument("--resume", action="store_true", help="continue a killed run in --out")
+    train.add_argument("--init", type=Path, help="start from this run's weights (fine-tune)")
     train.add_argument(
         "--label-pattern",
         default=DEFAULT_LABEL_PATTERN,
@@ -70,11 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", type=Path, help="dataset folder, CSV, or image folder")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
+    evaluate.add_argument("--ignore-case", action="store_true", help="compare in lower case")
 
     predict = commands.add_parser("predict", help="read the text in images")
     predict.add_argument("model", type=Path, help="run folder")
     predict.add_argument("images", type=Path, nargs="+", help="image files or folders")
     predict.add_argument("--json", action="store_true", help="print a JSON list")
+
+    _augment_preview_parser(commands, DEFAULT_LABEL_PATTERN)
 
     demo = commands.add_parser("demo", help="synthesise, train, evaluate and show, in minutes")
     demo.add_argument("--out", type=Path, default=Path("ctcocr-demo"), help="output folder")
@@ -120,7 +124,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ctcocr.commands import evaluate_command
 
-    result = evaluate_command(args.model, args.data, args.label_pattern)
+    result = evaluate_command(args.model, args.data, args.label_pattern, args.ignore_case)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
@@ -173,7 +177,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- augment-preview ------------------------------------------------------------------------
+
+
+def _augment_preview_parser(commands: argparse._SubParsersAction, pattern: str) -> None:
+    preview = commands.add_parser("augment-preview", help="draw augmented training images")
+    preview.add_argument("data", type=Path, help="dataset folder, CSV, TSV or image folder")
+    preview.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    preview.add_argument("--rows", type=int, default=8, help="images shown, one per row")
+    preview.add_argument("--variants", type=int, default=5, help="augmented copies per image")
+    preview.add_argument("--augment-strength", type=float, default=1.0, help="as in train")
+    preview.add_argument("--seed", type=int, default=0, help="same seed, same picture")
+    preview.add_argument("--label-pattern", default=pattern)
+
+
+def cmd_augment_preview(args: argparse.Namespace) -> int:
+    from ctcocr.augment import AugmentConfig, preview
+    from ctcocr.data import read_samples
+    from ctcocr.images import load_image
+    from ctcocr.runs import write_atomic
+
+    samples = read_samples(args.data, args.label_pattern)[: max(1, args.rows)]
+    config = AugmentConfig().scaled(args.augment_strength)
+    images = [load_image(s.path) for s in samples]
+    grid = preview(images, [s.label for s in samples], config, args.variants, args.seed)
+    write_atomic(args.out, lambda tmp: grid.save(tmp, format="PNG"))
+    print(f"wrote {args.out}: {len(samples)} images, original then {args.variants} variants each")
+    return 0
+
+
 COMMANDS = {
+    "augment-preview": cmd_augment_preview,
     "synth": cmd_synth,
     "train": cmd_train,
     "evaluate": cmd_evaluate,

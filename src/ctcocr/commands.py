@@ -10,7 +10,7 @@ from typing import Any
 from ctcocr.config import ModelConfig, TrainConfig
 from ctcocr.errors import DataError, ModelFileError
 from ctcocr.images import PreprocessConfig
-from ctcocr.options import from_args
+from ctcocr.options import from_args, given_fields
 from ctcocr.runs import CONFIG, CURVES, RESUME_STATE, WEIGHTS, RunSpec
 from ctcocr.synth import SynthConfig
 
@@ -25,27 +25,41 @@ def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
     preprocess = PreprocessConfig(width, height, args.channels, args.resize)
     given = args.time_steps is not None
     _check_out(args.out, args.resume)
+    init = getattr(args, "init", None)
     if synth is not None:
         if args.data is not None:
             raise DataError(f"give either DATA ({args.data}) or --synthetic, not both")
+        if init is not None:
+            raise DataError("--init fine-tunes on image files: give DATA, not --synthetic")
         data, spec = prepare.synthetic_data(synth, preprocess, model, config, given)
         summary: dict[str, Any] = {"source": "synthetic", "synth": synth.__dict__}
+        prepare.augmentation_for(config, synthetic=True)  # refuses --augment
     else:
         if args.data is None:
             raise DataError("no training data: give a dataset path, or --synthetic")
         train, val, charset = prepare.file_data(
             args.data, args.val, config, args.charset, args.label_pattern
         )
+        if init is not None:  # the init run's input and network, unless flags say otherwise
+            from ctcocr.finetune import initial_spec
+
+            start = initial_spec(
+                init, RunSpec(charset, preprocess, model), given_fields(ModelConfig, args)
+            )
+            preprocess, model = start.preprocess, start.model
         spec = prepare.file_spec(train, val, charset, preprocess, model, given)
-        data = TrainingData(val=val, train=train)
+        augmentation = prepare.augmentation_for(config, synthetic=False)
+        data = TrainingData(val=val, train=train, augmentation=augmentation)
         summary = {"source": str(args.data), "train": len(train), "val": len(val)}
+        if init is not None:
+            summary["init"] = str(init)
     spec = prepare.with_training_record(spec, config, summary)
     _check_same_run(args.out, spec, args.resume)
     print(
         f"training {spec.model.architecture} (T={spec.model.time_steps}, "
         f"{len(spec.charset.chars)} characters) into {args.out}"
     )
-    progress = fit(args.out, spec, data, config, resume=args.resume)
+    progress = fit(args.out, spec, data, config, resume=args.resume, init=init)
     print(
         f"best validation sequence accuracy {progress.best_accuracy:.2%} at epoch "
         f"{progress.best_epoch}; model in {args.out}/ ({WEIGHTS}, {CONFIG}), "
@@ -77,18 +91,28 @@ def _check_same_run(out: Path, spec: RunSpec, resume: bool) -> None:
         )
 
 
-def evaluate_command(model: Path, data: Path, label_pattern: str) -> dict[str, Any]:
-    """Score a model on labelled data -> a JSON-ready dict (count, accuracies, errors)."""
-    from ctcocr.data import read_samples
+def evaluate_command(
+    model: Path, data: Path, label_pattern: str, ignore_case: bool = False
+) -> dict[str, Any]:
+    """Score a model on labelled data -> a JSON-ready dict (count, accuracies, errors).
+
+    Labels and predictions are lower-cased when asked, or when the model was trained so."""
+    from ctcocr.data import fold_case, read_samples
     from ctcocr.evaluate import evaluate_samples
     from ctcocr.recognizer import Recognizer
 
     reader = Recognizer(model)
     samples = read_samples(data, label_pattern)
-    scores, predictions = evaluate_samples(reader, samples)
+    ignore_case = ignore_case or bool(
+        reader.spec.training.get("config", {}).get("ignore_case", False)
+    )
+    if ignore_case:
+        samples = fold_case(samples)
+    scores, predictions = evaluate_samples(reader, samples, ignore_case)
     result = scores.to_dict()
     result["model"] = str(model)
     result["data"] = str(data)
+    result["ignore_case"] = ignore_case
     result["errors"] = [
         {"path": str(s.path), "label": s.label, "text": p.text, "confidence": p.confidence}
         for s, p in zip(samples, predictions, strict=True)

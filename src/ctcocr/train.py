@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from ctcocr.augment import AugmentConfig
 from ctcocr.batches import ImageDataset, SyntheticStream, collate
 from ctcocr.checkpoint import build_network, load_resume_state, save_resume_state, save_weights
 from ctcocr.config import TrainConfig
@@ -48,6 +49,7 @@ class TrainingData:
     val: list[Sample] | Dataset
     train: list[Sample] | None = None
     synth: SynthConfig | None = None
+    augmentation: AugmentConfig | None = None  # for the training files only
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Progress:
     elapsed_s: float = 0.0
     best_accuracy: float = -1.0
     best_epoch: int = 0
+    best_loss: float = math.inf  # breaks ties in accuracy (e.g. at 100% on a small val set)
 
 
 def pick_device(name: str) -> torch.device:
@@ -170,10 +173,17 @@ def fit(
     config: TrainConfig,
     resume: bool = False,
     log: Log = print_line,
+    init: Path | None = None,
 ) -> Progress:
-    """Train, keeping the best weights on validation in run_dir. Returns the final progress."""
+    """Train, keeping the best weights on validation in run_dir. Returns the final progress.
+
+    `init`: a run folder whose weights start this one (fine-tuning; see finetune.py)."""
     trainer = Trainer(spec, config)
     state = load_resume_state(run_dir) if resume else None
+    if init is not None and state is None:
+        from ctcocr.finetune import load_initial_weights
+
+        log(load_initial_weights(trainer.network, init, spec))
     if state is not None:
         trainer.load_state(state)
         done = trainer.progress
@@ -194,9 +204,13 @@ def fit(
         val_loss, scores = validate(trainer.network, val_loader, spec, trainer.device)
         trainer.tick()
         progress.epoch += 1
-        improved = scores.sequence_accuracy > progress.best_accuracy
+        improved = (scores.sequence_accuracy, -val_loss) > (
+            progress.best_accuracy,
+            -progress.best_loss,
+        )
         if improved:
             progress.best_accuracy, progress.best_epoch = scores.sequence_accuracy, progress.epoch
+            progress.best_loss = val_loss
             save_weights(run_dir, trainer.network)
         save_resume_state(run_dir, trainer.state())
         record = _record(progress, train_loss, val_loss, scores, trainer.optimizer, images_per_s)
@@ -205,6 +219,9 @@ def fit(
             _draw_curves(run_dir)
             last_drawn = time.monotonic()
         log(_epoch_line(record, improved))
+        if config.patience and progress.epoch - progress.best_epoch >= config.patience:
+            log(f"no better validation for {config.patience} epochs: stopping (--patience)")
+            break
     _draw_curves(run_dir)
     return progress
 
@@ -240,9 +257,10 @@ def _loader(
     shuffle: bool,
     workers: int,
     epoch: int = 0,
+    augmentation: AugmentConfig | None = None,
 ) -> DataLoader:
     if isinstance(dataset, list):
-        dataset = ImageDataset(dataset, spec.preprocess)
+        dataset = ImageDataset(dataset, spec.preprocess, augmentation, config.seed, epoch)
     generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
     return DataLoader(
         dataset,
@@ -269,7 +287,7 @@ def _epoch_loader(data: TrainingData, spec: RunSpec, config: TrainConfig, epoch:
         )
         return _loader(stream, spec, config, shuffle=False, workers=workers)
     assert data.train is not None
-    return _loader(data.train, spec, config, shuffle=True, workers=workers, epoch=epoch)
+    return _loader(data.train, spec, config, True, workers, epoch, data.augmentation)
 
 
 def default_workers() -> int:

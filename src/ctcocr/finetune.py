@@ -1,0 +1,77 @@
+"""Start a run from another run's weights (`ctcocr train DATA --init RUN`).
+
+The backbone and the BiLSTM are copied as they are; they must have the same shapes, so the
+new run keeps the old run's model configuration and input size unless told otherwise. The
+classifier has one row per class: the blank's row and the rows of characters both charsets
+share are copied, so the pretrained model already reads those; rows of new characters keep
+their fresh initialisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+
+from ctcocr.errors import ConfigError
+from ctcocr.runs import WEIGHTS, RunSpec, read_spec
+
+CLASSIFIER = ("classifier.weight", "classifier.bias")
+
+
+def initial_spec(init: Path, spec: RunSpec, model_given: dict[str, Any]) -> RunSpec:
+    """The new run's spec: the init run's model and preprocessing, except what was given."""
+    old = read_spec(init)
+    return replace(spec, preprocess=old.preprocess, model=replace(old.model, **model_given))
+
+
+def load_initial_weights(network: torch.nn.Module, init: Path, spec: RunSpec) -> str:
+    """Copy `init`'s weights into `network` (built for `spec`) -> a line saying what was kept."""
+    old_spec = read_spec(init)
+    old = load_file(str(init / WEIGHTS))
+    new = network.state_dict()
+    mismatched = [
+        f"{name} {tuple(old[name].shape)} -> {tuple(tensor.shape)}"
+        for name, tensor in new.items()
+        if name not in CLASSIFIER and (name not in old or old[name].shape != tensor.shape)
+    ]
+    if mismatched:
+        raise ConfigError(
+            f"--init {init}: its network ({_describe(old_spec)}) differs from this one "
+            f"({_describe(spec)}): {'; '.join(mismatched[:3])}: give the same --model, "
+            "--widths, --depths, --features, --hidden and --channels as that run, or drop --init"
+        )
+    state = {name: old[name] for name in new if name not in CLASSIFIER}
+    rows = _shared_rows(old_spec.charset.chars, spec.charset.chars)
+    for name in CLASSIFIER:
+        tensor = new[name].clone()  # (classes, features) or (classes,)
+        for new_row, old_row in rows:
+            tensor[new_row] = old[name][old_row]
+        state[name] = tensor
+    network.load_state_dict(state)
+    kept = len(rows) - 1  # minus the blank
+    fresh = len(spec.charset.chars) - kept
+    return (
+        f"initialised from {init}: backbone copied; blank and {kept} shared character(s) kept, "
+        f"{fresh} new character(s) start fresh"
+    )
+
+
+def _shared_rows(old_chars: str, new_chars: str) -> list[tuple[int, int]]:
+    """(new class, old class) pairs: the blank (0, 0), then every shared character."""
+    old_index = {c: i + 1 for i, c in enumerate(old_chars)}
+    pairs = [(0, 0)]
+    pairs += [(i + 1, old_index[c]) for i, c in enumerate(new_chars) if c in old_index]
+    return pairs
+
+
+def _describe(spec: RunSpec) -> str:
+    model = spec.model
+    widths = ",".join(map(str, model.widths))
+    return (
+        f"{model.architecture}, widths {widths}, features {model.features}, "
+        f"{spec.preprocess.channels} channel(s)"
+    )
