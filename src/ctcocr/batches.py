@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from ctcocr.augment import AugmentConfig, augment
+from ctcocr.augment import AugmentConfig, augment, shrink
 from ctcocr.charset import Charset
 from ctcocr.data import Sample
 from ctcocr.images import PreprocessConfig, load_image, preprocess
@@ -48,6 +48,7 @@ class ImageDataset(Dataset[Item]):
         image = load_image(sample.path)
         if self.augmentation is not None:
             rng = np.random.default_rng((self.seed, self.epoch, index))
+            image = shrink(image, 2 * self.config.width, 2 * self.config.height)
             image = augment(image, self.augmentation, rng)
         return torch.from_numpy(preprocess(image, self.config)), sample.label
 

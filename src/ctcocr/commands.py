@@ -53,7 +53,7 @@ def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
         summary = {"source": str(args.data), "train": len(train), "val": len(val)}
         if init is not None:
             summary["init"] = str(init)
-    spec = prepare.with_training_record(spec, config, summary)
+    spec = prepare.with_training_record(spec, config, summary, data.augmentation)
     _check_same_run(args.out, spec, args.resume)
     print(
         f"training {spec.model.architecture} (T={spec.model.time_steps}, "

@@ -34,9 +34,11 @@ def load_initial_weights(network: torch.nn.Module, init: Path, spec: RunSpec) ->
     old = load_file(str(init / WEIGHTS))
     new = network.state_dict()
     mismatched = [
-        f"{name} {tuple(old[name].shape)} -> {tuple(tensor.shape)}"
-        for name, tensor in new.items()
-        if name not in CLASSIFIER and (name not in old or old[name].shape != tensor.shape)
+        f"{name} {tuple(old[name].shape) if name in old else 'missing'} -> "
+        f"{tuple(new[name].shape) if name in new else 'missing'}"
+        for name in sorted(set(new) | set(old))
+        if name not in CLASSIFIER
+        and (name not in old or name not in new or old[name].shape != new[name].shape)
     ]
     if mismatched:
         raise ConfigError(

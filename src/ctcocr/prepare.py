@@ -144,6 +144,14 @@ def synthetic_data(
     return TrainingData(val=val, synth=synth), spec
 
 
-def with_training_record(spec: RunSpec, config: TrainConfig, data: dict[str, object]) -> RunSpec:
+def with_training_record(
+    spec: RunSpec,
+    config: TrainConfig,
+    data: dict[str, object],
+    augmentation: AugmentConfig | None = None,
+) -> RunSpec:
     """The spec plus what it was trained with, for config.json."""
-    return replace(spec, training={"config": asdict(config), "data": data})
+    augmented = asdict(augmentation) if augmentation is not None else None
+    return replace(
+        spec, training={"config": asdict(config), "data": data, "augmentation": augmented}
+    )
