@@ -1,4 +1,4 @@
-"""The `ctcocr` command: synth, train, evaluate, predict, demo.
+"""The `ctcocr` command: synth, train, evaluate, predict, augment-preview, demo.
 
 Thin by design: it parses flags (derived from the config dataclasses), calls the package and
 prints. Errors of the package become one line on stderr and exit status 2.
