@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from safetensors.torch import load_file
 from test_bad_input import FAST, SMALL_MODEL, assert_fails, read_labels
@@ -266,3 +267,40 @@ def test_augmentation_is_on_for_files_and_recorded(cli, tiny_dataset, tmp_path):
     result = cli("train", tiny_dataset, "--no-augment", "--out", off, *FAST, *SMALL_MODEL)
     assert result.code == 0, result.err
     assert json.loads((off / "config.json").read_text("utf-8"))["training"]["augmentation"] is None
+
+
+def test_evaluate_ignore_case_flag(cli, tiny_run, tiny_dataset):
+    exact = json.loads(cli("evaluate", tiny_run, tiny_dataset, "--json").out)
+    folded = json.loads(cli("evaluate", tiny_run, tiny_dataset, "--json", "--ignore-case").out)
+    assert exact["ignore_case"] is False and folded["ignore_case"] is True
+    assert all(e["label"] == e["label"].lower() for e in folded["errors"])
+
+
+# --- the real sets in ../shared/datasets, when present -------------------------------------
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+REAL = REAL if REAL.is_dir() else Path("/work/shared/datasets")
+
+
+@pytest.mark.parametrize(
+    ("name", "length"),
+    [
+        ("captcha_images_v2", 5),
+        ("really_simple_captcha", 4),
+        ("henan_univ_digits", 4),
+        ("cn_plates_lprnet", 7),
+    ],
+)
+def test_real_set_reads_and_preprocesses(name, length):
+    from ctcocr.augment import AugmentConfig, augment
+    from ctcocr.images import load_image, preprocess
+
+    test_csv = REAL / name / "test.csv"
+    if not test_csv.is_file():
+        pytest.skip(f"{test_csv} is not here")
+    samples = read_samples(test_csv)
+    assert len(samples) > 50 and all(len(s.label) == length for s in samples)
+    for sample in samples[:3]:
+        assert preprocess(sample.path, PreprocessConfig()).shape == (1, 64, 128)
+        image = load_image(sample.path)
+        assert augment(image, AugmentConfig(), np.random.default_rng(0)).size == image.size
