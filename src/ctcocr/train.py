@@ -29,7 +29,7 @@ from ctcocr.data import Sample
 from ctcocr.decode import ctc_greedy_decode
 from ctcocr.errors import ConfigError
 from ctcocr.evaluate import Scores, score
-from ctcocr.model import ctc_loss
+from ctcocr.model import ctc_loss, set_blank_prior
 from ctcocr.runs import CURVES, METRICS, RunSpec, append_metrics, write_spec
 from ctcocr.synth import SynthConfig
 
@@ -184,6 +184,8 @@ def fit(
         from ctcocr.finetune import load_initial_weights
 
         log(load_initial_weights(trainer.network, init, spec))
+    elif state is None:
+        set_blank_prior(trainer.network, blank_share(data, spec.model.time_steps))
     if state is not None:
         trainer.load_state(state)
         done = trainer.progress
@@ -224,6 +226,16 @@ def fit(
             break
     _draw_curves(run_dir)
     return progress
+
+
+def blank_share(data: TrainingData, time_steps: int) -> float:
+    """(T - mean label length) / T: the share of columns that read blank once trained."""
+    if data.synth is not None:
+        mean_length = (data.synth.min_length + data.synth.max_length) / 2
+    else:
+        labels = [s.label for s in data.train or []]
+        mean_length = sum(map(len, labels)) / max(1, len(labels))
+    return (time_steps - mean_length) / time_steps
 
 
 def _autocast(device: torch.device) -> torch.autocast:
