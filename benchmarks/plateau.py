@@ -21,10 +21,11 @@ from ctcocr.augment import AugmentConfig
 from ctcocr.charset import Charset
 from ctcocr.config import ModelConfig, TrainConfig
 from ctcocr.data import read_samples
+from ctcocr.finetune import blank_share
 from ctcocr.images import PreprocessConfig
 from ctcocr.model import ctc_loss, set_blank_prior
 from ctcocr.runs import RunSpec
-from ctcocr.train import Trainer, TrainingData, _loader, blank_share, validate
+from ctcocr.train import Trainer, TrainingData, _loader, validate
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,4 +1,7 @@
-"""Start a run from another run's weights (`ctcocr train DATA --init RUN`).
+"""Where a new run's weights start: another run's (`ctcocr train DATA --init RUN`), or fresh.
+
+Fresh networks get the blank prior (model.set_blank_prior), so that CTC does not start by
+spending hundreds of steps on the all-blank plateau.
 
 The backbone and the BiLSTM are copied as they are; they must have the same shapes, so the
 new run keeps the old run's model configuration and input size unless told otherwise. The
@@ -11,15 +14,38 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load_file
 
 from ctcocr.errors import ConfigError
+from ctcocr.model import Recognizer, set_blank_prior
 from ctcocr.runs import WEIGHTS, RunSpec, read_spec
 
+if TYPE_CHECKING:
+    from ctcocr.train import TrainingData
+
 CLASSIFIER = ("classifier.weight", "classifier.bias")
+
+
+def start_weights(network: Recognizer, spec: RunSpec, data: TrainingData, init: Path | None) -> str:
+    """Load `init`'s weights, or set the blank prior of a fresh network -> a line for the log."""
+    if init is not None:
+        return load_initial_weights(network, init, spec)
+    share = blank_share(data, spec.model.time_steps)
+    set_blank_prior(network, share)
+    return f"new {spec.model.architecture}: p(blank) starts at {share:.2f}"
+
+
+def blank_share(data: TrainingData, time_steps: int) -> float:
+    """(T - mean label length) / T: the share of columns that read blank once trained."""
+    if data.synth is not None:
+        mean_length = (data.synth.min_length + data.synth.max_length) / 2
+    else:
+        labels = [s.label for s in data.train or []]
+        mean_length = sum(map(len, labels)) / max(1, len(labels))
+    return (time_steps - mean_length) / time_steps
 
 
 def initial_spec(init: Path, spec: RunSpec, model_given: dict[str, Any]) -> RunSpec:

@@ -29,7 +29,7 @@ from ctcocr.data import Sample
 from ctcocr.decode import ctc_greedy_decode
 from ctcocr.errors import ConfigError
 from ctcocr.evaluate import Scores, score
-from ctcocr.model import ctc_loss, set_blank_prior
+from ctcocr.model import ctc_loss
 from ctcocr.runs import CURVES, METRICS, RunSpec, append_metrics, write_spec
 from ctcocr.synth import SynthConfig
 
@@ -180,12 +180,10 @@ def fit(
     `init`: a run folder whose weights start this one (fine-tuning; see finetune.py)."""
     trainer = Trainer(spec, config)
     state = load_resume_state(run_dir) if resume else None
-    if init is not None and state is None:
-        from ctcocr.finetune import load_initial_weights
+    if state is None:
+        from ctcocr.finetune import start_weights
 
-        log(load_initial_weights(trainer.network, init, spec))
-    elif state is None:
-        set_blank_prior(trainer.network, blank_share(data, spec.model.time_steps))
+        log(start_weights(trainer.network, spec, data, init))
     if state is not None:
         trainer.load_state(state)
         done = trainer.progress
@@ -226,16 +224,6 @@ def fit(
             break
     _draw_curves(run_dir)
     return progress
-
-
-def blank_share(data: TrainingData, time_steps: int) -> float:
-    """(T - mean label length) / T: the share of columns that read blank once trained."""
-    if data.synth is not None:
-        mean_length = (data.synth.min_length + data.synth.max_length) / 2
-    else:
-        labels = [s.label for s in data.train or []]
-        mean_length = sum(map(len, labels)) / max(1, len(labels))
-    return (time_steps - mean_length) / time_steps
 
 
 def _autocast(device: torch.device) -> torch.autocast:
