@@ -2,6 +2,7 @@
 
     python benchmarks/plateau.py                         # cnn and crnn, 150 steps each way
     python benchmarks/plateau.py --models cnn --steps 100 --no-augment
+    python benchmarks/plateau.py --models crnn --resize pad      # vs the default stretch
 
 Trains on captcha_images_v2's train.csv for a fixed number of steps (batch 32, learning rate
 2e-3 after a 10-step warm-up, augmentation as in `ctcocr train`), once with the classifier
@@ -30,11 +31,11 @@ from ctcocr.train import Trainer, TrainingData, _loader, validate
 HERE = Path(__file__).resolve().parent
 
 
-def run(root: Path, model: str, prior: bool, steps: int, augment: bool) -> tuple[list, float]:
+def run(args: argparse.Namespace, model: str, prior: bool) -> tuple[list, float]:
+    root, steps, augment = args.data, args.steps, not args.no_augment
     train, val = read_samples(root / "train.csv"), read_samples(root / "val.csv")
-    spec = RunSpec(
-        Charset.from_labels(s.label for s in train), PreprocessConfig(), ModelConfig(model)
-    )
+    charset = Charset.from_labels(s.label for s in train)
+    spec = RunSpec(charset, PreprocessConfig(resize=args.resize), ModelConfig(model))
     config = TrainConfig(batch_size=32, workers=1, seed=0)
     trainer = Trainer(spec, config)
     network = trainer.network
@@ -75,14 +76,18 @@ def main() -> None:
     parser.add_argument("--models", default="cnn,crnn")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--resize", choices=("stretch", "pad"), default="stretch")
     args = parser.parse_args()
     rows = []
     for model in args.models.split(","):
         for prior in (False, True):
-            curve, accuracy = run(args.data, model, prior, args.steps, not args.no_augment)
+            curve, accuracy = run(args, model, prior)
             rows.append((model, prior, curve, accuracy))
             print(model, "prior" if prior else "uniform", [round(x, 2) for x in curve], flush=True)
-    print(f"\n{args.data.name}, {args.steps} steps of 32, augmentation {not args.no_augment}\n")
+    augmented = not args.no_augment
+    print(
+        f"\n{args.data.name}, {args.steps} steps of 32, augmentation {augmented}, {args.resize}\n"
+    )
     print("| model | classifier init | loss at steps 10, 20, 40, 80, last | val seq. acc. |")
     print("|---|---|---|---|")
     for model, prior, curve, accuracy in rows:
