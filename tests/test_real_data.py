@@ -44,6 +44,7 @@ def test_tab_separated_list_trains(cli, tiny_dataset, tmp_path, suffix):
     result = cli("train", listing, "--out", tmp_path / "run", *FAST, *SMALL_MODEL)
     assert result.code == 0, result.err
     assert (tmp_path / "run" / "model.safetensors").is_file()
+    assert "p(blank) starts at 0.86" in result.out  # 4-5 characters in 32 columns
 
 
 def test_tab_list_keeps_unicode_and_spaces_in_labels(tiny_dataset, tmp_path):
