@@ -71,3 +71,20 @@ def test_schedule_warms_up_then_anneals():
     assert learning_rate(0.0, config) < learning_rate(0.05, config) == pytest.approx(1e-3)
     assert learning_rate(1.0, config) < 1e-5
     assert learning_rate(0.5, config) < learning_rate(0.2, config)
+
+
+@pytest.mark.parametrize("architecture", ["cnn", "crnn"])
+def test_fresh_network_starts_at_the_blank_rate_ctc_settles_on(architecture):
+    import torch
+
+    from ctcocr.model import Recognizer as Network
+    from ctcocr.model import set_blank_prior
+
+    torch.manual_seed(0)
+    network = Network(ModelConfig(architecture), PreprocessConfig(), num_classes=20).eval()
+    set_blank_prior(network, 27 / 32)  # 5 characters in 32 columns
+    with torch.no_grad():
+        probabilities = network(torch.randn(4, 1, 64, 128)).softmax(-1)  # (B, T, C)
+    assert abs(probabilities[..., 0].mean().item() - 27 / 32) < 0.1
+    others = probabilities[..., 1:].mean(dim=(0, 1))
+    assert others.max() < 2 * others.min()  # no character favoured at the start

@@ -10,30 +10,47 @@ import math
 import random
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from ctcocr.augment import AugmentConfig, augment, shrink
 from ctcocr.charset import Charset
 from ctcocr.data import Sample
-from ctcocr.images import PreprocessConfig, preprocess
+from ctcocr.images import PreprocessConfig, load_image, preprocess
 from ctcocr.synth import CaptchaSynth, SynthConfig
 
 Item = tuple[torch.Tensor, str]
 
 
 class ImageDataset(Dataset[Item]):
-    """Labelled image files, decoded and preprocessed on access."""
+    """Labelled image files, decoded, optionally augmented, and preprocessed on access.
 
-    def __init__(self, samples: Sequence[Sample], config: PreprocessConfig) -> None:
+    Augmentation is seeded by (seed, epoch, index): the same run sees the same variants."""
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        config: PreprocessConfig,
+        augmentation: AugmentConfig | None = None,
+        seed: int = 0,
+        epoch: int = 0,
+    ) -> None:
         self.samples = list(samples)
         self.config = config
+        self.augmentation, self.seed, self.epoch = augmentation, seed, epoch
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> Item:
         sample = self.samples[index]
-        return torch.from_numpy(preprocess(sample.path, self.config)), sample.label
+        image = load_image(sample.path)
+        if self.augmentation is not None:
+            rng = np.random.default_rng((self.seed, self.epoch, index))
+            image = shrink(image, 2 * self.config.width, 2 * self.config.height)
+            image = augment(image, self.augmentation, rng)
+        return torch.from_numpy(preprocess(image, self.config)), sample.label
 
 
 class SyntheticStream(IterableDataset[Item]):

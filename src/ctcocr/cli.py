@@ -1,5 +1,5 @@
 """The `ctcocr` command: synth, train, evaluate, predict, calibrate, demo, explain, compare,
-pack, export, verify, serve.
+pack, export, verify, serve, augment-preview.
 
 Thin by design: it parses flags (derived from the config dataclasses), calls the package and
 prints. Errors of the package become one line on stderr and exit status 2.
@@ -48,12 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     _training_flags(train)
     train.add_argument("--out", type=Path, required=True, help="run folder to write")
     train.add_argument("--resume", action="store_true", help="continue a killed run in --out")
+    train.add_argument("--init", type=Path, help="start from this run's weights (fine-tune)")
 
     evaluate = commands.add_parser("evaluate", help="score a model on labelled data")
     evaluate.add_argument("model", type=Path, help="run folder or .onnx file")
     evaluate.add_argument("data", type=Path, help="dataset folder, CSV, or image folder")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
+    evaluate.add_argument("--ignore-case", action="store_true", help="compare in lower case")
     evaluate.add_argument("--plot", type=Path, metavar="FILE", help="draw confidence to a PNG")
     _decode_flags(evaluate)
     # --- issue 6: see the model (report, explain, compare) ---
@@ -100,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--minutes", type=float, default=5.0, help="training time")
     _pack_parser(commands)
     _deployment_parsers(commands)
+    _augment_preview_parser(commands, DEFAULT_LABEL_PATTERN)
     return parser
 
 
@@ -176,11 +179,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         shown = ReportOptions(explain=args.report_explain)
         result = write_report(
-            args.model, args.data, args.report, args.label_pattern, shown, decoding, args.plot
+            args.model,
+            args.data,
+            args.report,
+            args.label_pattern,
+            shown,
+            decoding,
+            args.plot,
+            args.ignore_case,
         )
         print(f"report in {args.report / REPORT_HTML}", file=sys.stderr)
     else:
-        result = evaluate_command(args.model, args.data, args.label_pattern, decoding, args.plot)
+        result = evaluate_command(
+            args.model, args.data, args.label_pattern, decoding, args.plot, args.ignore_case
+        )
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
@@ -399,10 +411,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- augment-preview ------------------------------------------------------------------------
+
+
+def _augment_preview_parser(commands: argparse._SubParsersAction, pattern: str) -> None:
+    preview = commands.add_parser("augment-preview", help="draw augmented training images")
+    preview.add_argument("data", type=Path, help="dataset folder, CSV, TSV or image folder")
+    preview.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    preview.add_argument("--rows", type=int, default=8, help="images shown, one per row")
+    preview.add_argument("--variants", type=int, default=5, help="augmented copies per image")
+    preview.add_argument("--augment-strength", type=float, default=1.0, help="as in train")
+    preview.add_argument("--seed", type=int, default=0, help="same seed, same picture")
+    preview.add_argument("--label-pattern", default=pattern)
+
+
+def cmd_augment_preview(args: argparse.Namespace) -> int:
+    from ctcocr.augment import AugmentConfig, preview
+    from ctcocr.data import read_samples
+    from ctcocr.images import load_image
+    from ctcocr.runs import write_atomic
+
+    samples = read_samples(args.data, args.label_pattern)[: max(1, args.rows)]
+    config = AugmentConfig().scaled(args.augment_strength)
+    images = [load_image(s.path) for s in samples]
+    grid = preview(images, [s.label for s in samples], config, args.variants, args.seed)
+    write_atomic(args.out, lambda tmp: grid.save(tmp, format="PNG"))
+    print(f"wrote {args.out}: {len(samples)} images, original then {args.variants} variants each")
+    return 0
+
+
 COMMANDS = {
     "export": cmd_export,
     "verify": cmd_verify,
     "serve": cmd_serve,
+    "augment-preview": cmd_augment_preview,
     "synth": cmd_synth,
     "train": cmd_train,
     "evaluate": cmd_evaluate,

@@ -12,7 +12,7 @@ from ctcocr.config import ModelConfig, TrainConfig
 from ctcocr.decoding import DecodeOptions
 from ctcocr.errors import DataError, ModelFileError
 from ctcocr.images import PreprocessConfig
-from ctcocr.options import from_args
+from ctcocr.options import from_args, given_fields
 from ctcocr.runs import CONFIG, CURVES, RESUME_STATE, WEIGHTS, RunSpec
 from ctcocr.synth import SynthConfig
 
@@ -35,11 +35,15 @@ def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
     preprocess = PreprocessConfig(width, height, args.channels, args.resize)
     given = args.time_steps is not None
     _check_out(args.out, args.resume)
+    init = getattr(args, "init", None)
     if synth is not None:
         if args.data is not None:
             raise DataError(f"give either DATA ({args.data}) or --synthetic, not both")
+        if init is not None:
+            raise DataError("--init fine-tunes on image files: give DATA, not --synthetic")
         data, spec = prepare.synthetic_data(synth, preprocess, model, config, given)
         summary: dict[str, Any] = {"source": "synthetic", "synth": synth.__dict__}
+        prepare.augmentation_for(config, synthetic=True)  # refuses --augment
     elif args.data is None:
         raise DataError("no training data: give a dataset path, or --synthetic")
     elif is_packed(args.data):
@@ -60,16 +64,26 @@ def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
         train, val, charset = prepare.file_data(
             args.data, args.val, config, args.charset, args.label_pattern, say
         )
+        if init is not None:  # the init run's input and network, unless flags say otherwise
+            from ctcocr.finetune import initial_spec
+
+            start = initial_spec(
+                init, RunSpec(charset, preprocess, model), given_fields(ModelConfig, args)
+            )
+            preprocess, model = start.preprocess, start.model
         spec = prepare.file_spec(train, val, charset, preprocess, model, given)
-        data = TrainingData(val=val, train=train)
+        augmentation = prepare.augmentation_for(config, synthetic=False)
+        data = TrainingData(val=val, train=train, augmentation=augmentation)
         summary = {"source": str(args.data), "train": len(train), "val": len(val)}
-    spec = prepare.with_training_record(spec, config, summary)
+        if init is not None:
+            summary["init"] = str(init)
+    spec = prepare.with_training_record(spec, config, summary, data.augmentation)
     _check_same_run(args.out, spec, args.resume)
     say(
         f"training {spec.model.architecture} (T={spec.model.time_steps}, "
         f"{len(spec.charset.chars)} characters) into {args.out}"
     )
-    progress = fit(args.out, spec, data, config, resume=args.resume)
+    progress = fit(args.out, spec, data, config, resume=args.resume, init=init)
     say(
         f"best validation sequence accuracy {progress.best_accuracy:.2%} at epoch "
         f"{progress.best_epoch}; model in {args.out}/ ({WEIGHTS}, {CONFIG}), "
@@ -111,15 +125,18 @@ def evaluate_command(
     label_pattern: str,
     options: DecodeOptions | None = None,
     plot: Path | None = None,
+    ignore_case: bool = False,
 ) -> dict[str, Any]:
     """Score a model on labelled data -> a JSON-ready dict (count, accuracies, errors, and
-    how well its confidence predicts a right reading, before and after its temperature)."""
+    how well its confidence predicts a right reading, before and after its temperature).
+
+    Labels and predictions are lower-cased when asked, or when the model was trained so."""
     from ctcocr.data import read_samples
     from ctcocr.recognizer import Recognizer
 
     reader = Recognizer(model)
     samples = read_samples(data, label_pattern)
-    result, _ = score_samples(reader, samples, data, options, plot)
+    result, _ = score_samples(reader, samples, data, options, plot, ignore_case)
     return result
 
 
@@ -129,16 +146,26 @@ def score_samples(
     data: Path,
     options: DecodeOptions | None = None,
     plot: Path | None = None,
+    ignore_case: bool = False,
 ) -> tuple[dict[str, Any], list[Prediction]]:
     """Read `samples` and score them -> (what `evaluate --json` prints, the predictions)."""
     from ctcocr.calibration import confidence_summary, read_twice
+    from ctcocr.data import fold_case
     from ctcocr.evaluate import score
 
+    ignore_case = ignore_case or bool(
+        reader.spec.training.get("config", {}).get("ignore_case", False)
+    )  # a model trained on folded labels is scored on folded labels
+    if ignore_case:
+        samples = fold_case(samples)
     labels = [s.label for s in samples]
     predictions, raw = read_twice(reader, [s.path for s in samples], options)
+    if ignore_case:
+        predictions, raw = _lower(predictions), _lower(raw)
     result = score(labels, [p.text for p in predictions]).to_dict()
     result["model"] = str(reader.path)
     result["data"] = str(data)
+    result["ignore_case"] = ignore_case
     result["decoding"] = (options or DecodeOptions()).to_dict()
     result["confidence"] = {
         "temperature": reader.spec.temperature,
@@ -154,3 +181,9 @@ def score_samples(
         if s.label != p.text
     ]
     return result, predictions
+
+
+def _lower(predictions: list[Prediction]) -> list[Prediction]:
+    from dataclasses import replace
+
+    return [replace(p, text=p.text.lower()) for p in predictions]

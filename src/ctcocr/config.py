@@ -117,6 +117,20 @@ class TrainConfig:
     compile: bool = field(
         default=False, metadata=_help("torch.compile the network: a slow start, faster steps")
     )
+    patience: int | None = field(
+        default=None,
+        metadata=_help("stop after this many epochs without a better validation (default: off)"),
+    )
+    augment: bool | None = field(
+        default=None,
+        metadata=_help("augment training images (default: on for image files, off for synthetic)"),
+    )
+    augment_strength: float = field(
+        default=1.0, metadata=_help("scale of every augmentation range and probability")
+    )
+    ignore_case: bool = field(
+        default=False, metadata=_help("lower-case every label (for sets that disagree on case)")
+    )
 
     def __post_init__(self) -> None:
         if self.epochs is not None and self.epochs < 1:
@@ -125,6 +139,10 @@ class TrainConfig:
             raise ConfigError(f"max_minutes={self.max_minutes}: use a positive number")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}: use at least 1")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"patience={self.patience}: use at least 1 epoch")
+        if self.augment_strength < 0:
+            raise ConfigError(f"augment_strength={self.augment_strength}: use 0 or more")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"val_fraction={self.val_fraction}: use a share between 0 and 1")
 

@@ -3,6 +3,7 @@
 A dataset is a list of `Sample(path, label)`. It can come from
 - a folder with `labels.csv` (header `path,label`, paths relative to the folder),
 - a CSV manifest anywhere (paths relative to the CSV), e.g. `shared/datasets/x/train.csv`,
+- a tab-separated list `path<TAB>label` per line (.txt or .tsv, as PaddleOCR writes them),
 - a folder of images named by their labels: `2b827.png`, `2b827_3.png` -> "2b827".
 No torch here: evaluation and torch-free inference read data the same way.
 """
@@ -21,6 +22,7 @@ from ctcocr.errors import DataError, ImageError, LabelError
 from ctcocr.images import IMAGE_SUFFIXES, load_image
 
 DEFAULT_LABEL_PATTERN = r"^(?P<label>[^_]+)"
+TAB_SUFFIXES = frozenset({".txt", ".tsv"})
 _MAX_LISTED = 10
 
 
@@ -35,9 +37,15 @@ def read_samples(source: str | Path, label_pattern: str = DEFAULT_LABEL_PATTERN)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder: check the data path")
     if path.is_file():
-        if path.suffix.lower() != ".csv":
-            raise DataError(f"{path}: not a dataset: give a folder, or a .csv with path,label rows")
-        samples = read_manifest(path)
+        if path.suffix.lower() in TAB_SUFFIXES:
+            samples = read_tab_list(path)
+        elif path.suffix.lower() == ".csv":
+            samples = read_manifest(path)
+        else:
+            raise DataError(
+                f"{path}: not a dataset: give a folder, a .csv with path,label rows, "
+                "or a .txt/.tsv with path<TAB>label lines"
+            )
     elif (path / "labels.csv").is_file():
         samples = read_manifest(path / "labels.csv")
     else:
@@ -62,14 +70,39 @@ def read_manifest(csv_path: Path) -> list[Sample]:
             relative, label = row["path"] or "", row["label"] or ""
             if not relative:
                 raise DataError(f"{csv_path}, line {line}: the path is empty")
-            image_path = root / relative
-            if not image_path.is_file():
-                raise DataError(
-                    f"{csv_path}, line {line}: image {relative!r} does not exist "
-                    f"(looked for {image_path}): fix or remove the row"
-                )
-            samples.append(Sample(image_path, label))
+            samples.append(Sample(_existing(root, relative, csv_path, line), label))
     return samples
+
+
+def read_tab_list(list_path: Path) -> list[Sample]:
+    """Lines of `path<TAB>label` (PaddleOCR's format), paths relative to the list's folder.
+
+    Blank lines are skipped; the label is everything after the first tab, so it may hold
+    spaces (but not a trailing newline)."""
+    samples: list[Sample] = []
+    text = list_path.read_text(encoding="utf-8-sig")
+    for line, row in enumerate(text.splitlines(), start=1):
+        if not row.strip():
+            continue
+        relative, tab, label = row.partition("\t")
+        if not tab or not relative:
+            raise DataError(
+                f"{list_path}, line {line}: expected 'path<TAB>label', found {row[:80]!r}: "
+                "separate the path and the label with one tab"
+            )
+        samples.append(Sample(_existing(list_path.parent, relative, list_path, line), label))
+    return samples
+
+
+def _existing(root: Path, relative: str, listing: Path, line: int) -> Path:
+    """root / relative, or DataError naming the list file and its line."""
+    image_path = root / relative
+    if not image_path.is_file():
+        raise DataError(
+            f"{listing}, line {line}: image {relative!r} does not exist "
+            f"(looked for {image_path}): fix or remove the row"
+        )
+    return image_path
 
 
 def read_named_images(folder: Path, label_pattern: str = DEFAULT_LABEL_PATTERN) -> list[Sample]:
@@ -139,6 +172,34 @@ def check_images(samples: Sequence[Sample], skip_bad: bool) -> tuple[list[Sample
     if not good:
         raise DataError("no readable images are left: check the data")
     return good, bad
+
+
+def fold_case(samples: Sequence[Sample]) -> list[Sample]:
+    """The samples with lower-cased labels, for sets whose labels disagree on case."""
+    return [Sample(s.path, s.label.lower()) for s in samples]
+
+
+def duplicate_paths(samples: Sequence[Sample]) -> tuple[list[Sample], list[Path]]:
+    """-> (samples with each path once, paths listed more than once).
+
+    Raises LabelError when one path carries two different labels: only the user can tell
+    which is right."""
+    labels: dict[Path, str] = {}
+    unique: list[Sample] = []
+    repeated: list[Path] = []
+    for sample in samples:
+        key = sample.path.resolve()
+        if key not in labels:
+            labels[key] = sample.label
+            unique.append(sample)
+            continue
+        if labels[key] != sample.label:
+            raise LabelError(
+                f"{sample.path} is listed twice with different labels "
+                f"({labels[key]!r} and {sample.label!r}): keep the right row"
+            )
+        repeated.append(sample.path)
+    return unique, repeated
 
 
 def split(

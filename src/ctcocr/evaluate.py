@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -75,7 +75,13 @@ def score(truths: Sequence[str], predictions: Sequence[str]) -> Scores:
     )
 
 
-def evaluate_samples(reader: Reader, samples: Sequence[Sample]) -> tuple[Scores, list[Prediction]]:
-    """Read every sample's image and score the texts against the labels."""
+def evaluate_samples(
+    reader: Reader, samples: Sequence[Sample], ignore_case: bool = False
+) -> tuple[Scores, list[Prediction]]:
+    """Read every sample's image and score the texts against the labels (both lower-cased
+    when `ignore_case`; the returned predictions are then lower-cased too)."""
     predictions = reader.predict_batch([s.path for s in samples])
-    return score([s.label for s in samples], [p.text for p in predictions]), predictions
+    if ignore_case:
+        predictions = [replace(p, text=p.text.lower()) for p in predictions]
+    truths = [s.label.lower() if ignore_case else s.label for s in samples]
+    return score(truths, [p.text for p in predictions]), predictions

@@ -137,12 +137,12 @@ def resize(image: Image.Image, config: PreprocessConfig) -> Image.Image:
     scale = min(config.width / image.width, config.height / image.height)
     inner = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     scaled = image.resize(inner, Image.Resampling.BILINEAR)
-    canvas = Image.new(image.mode, size, _border_colour(image))
+    canvas = Image.new(image.mode, size, border_colour(image))
     canvas.paste(scaled, (0, 0))
     return canvas
 
 
-def _border_colour(image: Image.Image) -> int | tuple[int, ...]:
+def border_colour(image: Image.Image) -> int | tuple[int, ...]:
     """The median colour of the image's outermost pixels: a background guess for padding."""
     pixels = np.asarray(image)
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])

@@ -67,6 +67,15 @@ def from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:
     return cls(**{**given, **overrides})
 
 
+def given_fields(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of dataclass `cls` whose flags the user gave."""
+    return {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(cls)
+        if getattr(args, f.name, None) is not None
+    }
+
+
 def _strip_optional(kind: Any) -> Any:
     if typing.get_origin(kind) in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(kind) if a is not type(None)]

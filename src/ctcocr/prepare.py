@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from ctcocr.augment import AugmentConfig
 from ctcocr.batches import synthetic_set
 from ctcocr.charset import Charset
 from ctcocr.config import ModelConfig, TrainConfig
@@ -17,10 +18,12 @@ from ctcocr.data import (
     Sample,
     check_images,
     check_labels,
+    duplicate_paths,
+    fold_case,
     read_samples,
     split,
 )
-from ctcocr.errors import DataError, LabelError
+from ctcocr.errors import ConfigError, DataError, LabelError
 from ctcocr.images import PreprocessConfig
 from ctcocr.runs import RunSpec
 from ctcocr.synth import SynthConfig
@@ -63,8 +66,15 @@ def file_data(
     log: Log = print_line,
 ) -> tuple[list[Sample], list[Sample], Charset]:
     """Read, split and check labelled files -> (train, val, charset)."""
-    train = read_samples(train_path, label_pattern)
-    val = read_samples(val_path, label_pattern) if val_path is not None else []
+    train = _read(train_path, label_pattern, config.ignore_case, log)
+    val = _read(val_path, label_pattern, config.ignore_case, log) if val_path is not None else []
+    overlap = {s.path.resolve() for s in train} & {s.path.resolve() for s in val}
+    if overlap:
+        shown = ", ".join(sorted(str(p) for p in overlap)[:5])
+        log(
+            f"warning: {len(overlap)} image(s) are in both the training and validation data "
+            f"({shown}): validation accuracy will be optimistic"
+        )
     # One check over both sets, so that every bad file is listed at once.
     good, bad = check_images([*train, *val], config.skip_bad)
     if bad:
@@ -82,6 +92,29 @@ def file_data(
     # Inferred from all the labels given, so a held-out split never meets an unknown character.
     chars = Charset(charset) if charset else Charset.from_labels(s.label for s in [*train, *val])
     return train, val, chars
+
+
+def _read(path: Path, label_pattern: str, ignore_case: bool, log: Log) -> list[Sample]:
+    """Samples of one data path, each path once (repeats are reported), labels folded if asked."""
+    samples, repeated = duplicate_paths(read_samples(path, label_pattern))
+    if repeated:
+        shown = ", ".join(str(p) for p in repeated[:5])
+        log(f"warning: {path}: {len(repeated)} duplicate path(s) listed again, used once: {shown}")
+    return fold_case(samples) if ignore_case else samples
+
+
+def augmentation_for(config: TrainConfig, synthetic: bool) -> AugmentConfig | None:
+    """On by default for image files; synthetic CAPTCHAs are varied already."""
+    if synthetic:
+        if config.augment:
+            raise ConfigError(
+                "--augment applies to image files; synthetic CAPTCHAs are drawn with random "
+                "warps already: drop --augment"
+            )
+        return None
+    if config.augment is False or config.augment_strength == 0:
+        return None
+    return AugmentConfig().scaled(config.augment_strength)
 
 
 def file_spec(
@@ -111,6 +144,14 @@ def synthetic_data(
     return TrainingData(val=val, synth=synth), spec
 
 
-def with_training_record(spec: RunSpec, config: TrainConfig, data: dict[str, object]) -> RunSpec:
+def with_training_record(
+    spec: RunSpec,
+    config: TrainConfig,
+    data: dict[str, object],
+    augmentation: AugmentConfig | None = None,
+) -> RunSpec:
     """The spec plus what it was trained with, for config.json."""
-    return replace(spec, training={"config": asdict(config), "data": data})
+    augmented = asdict(augmentation) if augmentation is not None else None
+    return replace(
+        spec, training={"config": asdict(config), "data": data, "augmentation": augmented}
+    )

@@ -23,7 +23,7 @@ from typing import Any
 
 from ctcocr import __version__
 from ctcocr.confusions import count_confusions
-from ctcocr.data import DEFAULT_LABEL_PATTERN, Sample, read_samples
+from ctcocr.data import DEFAULT_LABEL_PATTERN, Sample, fold_case, read_samples
 from ctcocr.decode import Prediction
 from ctcocr.decoding import DecodeOptions
 from ctcocr.errors import DataError
@@ -105,11 +105,14 @@ def report_metrics(
     options: ReportOptions,
     decoding: DecodeOptions | None = None,
     plot: Path | None = None,
+    ignore_case: bool = False,
 ) -> tuple[dict[str, Any], list[Prediction]]:
     """Score `samples` -> (the metrics.json content, one prediction per sample)."""
     from ctcocr.commands import score_samples
 
-    result, predictions = score_samples(reader, samples, data, decoding, plot)
+    result, predictions = score_samples(reader, samples, data, decoding, plot, ignore_case)
+    if result["ignore_case"]:
+        samples = fold_case(samples)
     truths = [s.label for s in samples]
     confusions = count_confusions(zip(truths, (p.text for p in predictions), strict=True))
     edits: Counter[str] = Counter()
@@ -155,6 +158,7 @@ def write_report(
     options: ReportOptions | None = None,
     decoding: DecodeOptions | None = None,
     plot: Path | None = None,
+    ignore_case: bool = False,
 ) -> dict[str, Any]:
     """Evaluate `model` on `data` and write DIR/metrics.json and DIR/report.html; returns the
     metrics."""
@@ -167,7 +171,11 @@ def write_report(
         raise DataError(f"--report {out}: cannot make this folder ({error.strerror})") from None
     reader = Recognizer(model)
     samples = read_samples(data, label_pattern)
-    metrics, predictions = report_metrics(reader, samples, data, options, decoding, plot)
+    metrics, predictions = report_metrics(
+        reader, samples, data, options, decoding, plot, ignore_case
+    )
+    if metrics["ignore_case"]:
+        samples = fold_case(samples)
     failures = [(s, p) for s, p in zip(samples, predictions, strict=True) if s.label != p.text][
         : options.gallery
     ]

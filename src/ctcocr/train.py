@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ctcocr import distributed
+from ctcocr.augment import AugmentConfig
 from ctcocr.batches import ImageDataset, SyntheticStream, collate
 from ctcocr.calibration import calibrate_logits, save_temperature
 from ctcocr.checkpoint import (
@@ -66,6 +67,7 @@ class TrainingData:
     train: list[Sample] | None = None
     synth: SynthConfig | None = None
     shards: ShardSet | None = None
+    augmentation: AugmentConfig | None = None  # for the training files only
 
 
 @dataclass
@@ -77,6 +79,7 @@ class Progress:
     elapsed_s: float = 0.0
     best_accuracy: float = -1.0
     best_epoch: int = 0
+    best_loss: float = math.inf  # breaks ties in accuracy (e.g. at 100% on a small val set)
 
 
 def pick_device(name: str) -> torch.device:
@@ -198,14 +201,21 @@ def fit(
     config: TrainConfig,
     resume: bool = False,
     log: Log = print_line,
+    init: Path | None = None,
 ) -> Progress:
-    """Train, keeping the best weights on validation in run_dir. Returns the final progress."""
+    """Train, keeping the best weights on validation in run_dir. Returns the final progress.
+
+    `init`: a run folder whose weights start this one (fine-tuning; see finetune.py)."""
     trainer = Trainer(spec, config)
     ranks = trainer.ranks
     # before any file is written, so that a missing tensorboard costs nothing
     scalars = ScalarLog(run_dir) if config.tensorboard and ranks.is_main else None
     log = log if ranks.is_main else _silent
     state = ranks.from_main(lambda: load_resume_state(run_dir)) if resume else None
+    if state is None:
+        from ctcocr.finetune import start_weights
+
+        log(start_weights(trainer.network, spec, data, init))
     if state is not None:
         trainer.load_state(state)
         done = trainer.progress
@@ -227,15 +237,22 @@ def fit(
         val_loss, scores = validate(trainer.network, val_loader, spec, trainer.device, ranks)
         trainer.tick()
         progress.epoch += 1
-        improved = scores.sequence_accuracy > progress.best_accuracy  # the same on every rank
+        improved = (scores.sequence_accuracy, -val_loss) > (
+            progress.best_accuracy,
+            -progress.best_loss,
+        )  # the same on every rank: validation is reduced across ranks
         if improved:
             progress.best_accuracy, progress.best_epoch = scores.sequence_accuracy, progress.epoch
+            progress.best_loss = val_loss
         record = _record(progress, train_loss, val_loss, scores, trainer.optimizer, images_per_s)
         if ranks.is_main:  # the other ranks hold the same model: rank 0 writes
             last_drawn = _save_epoch(run_dir, trainer, record, improved, last_drawn)
             if scalars is not None:
                 scalars.write(record)
         log(_epoch_line(record, improved))
+        if config.patience and progress.epoch - progress.best_epoch >= config.patience:
+            log(f"no better validation for {config.patience} epochs: stopping (--patience)")
+            break
     if ranks.is_main:
         _draw_curves(run_dir)
         if (run_dir / WEIGHTS).exists():  # under torchrun: on rank 0's share of validation
@@ -327,9 +344,10 @@ def _loader(
     workers: int,
     epoch: int = 0,
     ranks: Context = ONE_PROCESS,
+    augmentation: AugmentConfig | None = None,
 ) -> DataLoader:
     if isinstance(dataset, list):
-        dataset = ImageDataset(dataset, spec.preprocess)
+        dataset = ImageDataset(dataset, spec.preprocess, augmentation, config.seed, epoch)
     split = distributed.sampler(dataset, ranks, shuffle, config.seed, epoch)  # None: one process
     shuffle_here = shuffle and split is None
     generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
@@ -367,7 +385,14 @@ def _epoch_loader(
         return _loader(shards, spec, config, shuffle=False, workers=workers)
     assert data.train is not None
     return _loader(
-        data.train, spec, config, shuffle=True, workers=workers, epoch=epoch, ranks=ranks
+        data.train,
+        spec,
+        config,
+        shuffle=True,
+        workers=workers,
+        epoch=epoch,
+        ranks=ranks,
+        augmentation=data.augmentation,
     )
 
 
