@@ -16,7 +16,6 @@ job, not this script's); onnxruntime rows are measured with 1 intra-op thread an
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import tempfile
 import time
@@ -25,20 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from ctcocr import Recognizer
-from ctcocr.synth import CaptchaSynth, SynthConfig
+from ctcocr.synth import SynthConfig, png_samples
 
 Reader = tuple[Callable[[bytes], Any], Callable[[list[bytes]], Any] | None]
 
 
 def png_images(count: int, seed: int) -> list[bytes]:
     """Fresh default-style CAPTCHAs (128x64, length 4-6), PNG-encoded."""
-    synth = CaptchaSynth(SynthConfig(), seed)
-    encoded = []
-    for index in range(count):
-        buffer = io.BytesIO()
-        synth.sample(index)[0].save(buffer, "PNG")
-        encoded.append(buffer.getvalue())
-    return encoded
+    return png_samples(count, seed)
 
 
 def ctcocr_reader(model: Path, threads: int = 0) -> Reader:

@@ -24,9 +24,10 @@ from ctcocr.config import ModelConfig, TrainConfig
 from ctcocr.data import read_samples
 from ctcocr.finetune import blank_share
 from ctcocr.images import PreprocessConfig
+from ctcocr.loaders import make_loader as _loader
 from ctcocr.model import ctc_loss, set_blank_prior
 from ctcocr.runs import RunSpec
-from ctcocr.train import Trainer, TrainingData, _loader, validate
+from ctcocr.train import Trainer, TrainingData, validate
 
 HERE = Path(__file__).resolve().parent
 

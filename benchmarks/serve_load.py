@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from ctcocr.synth import CaptchaSynth, SynthConfig
+from ctcocr.synth import png_samples
 
 HOST = "127.0.0.1"
 
@@ -54,15 +54,7 @@ def start_server(model: Path | None, port: int) -> subprocess.Popen[bytes]:
 
 
 def payloads(count: int) -> list[bytes]:
-    import io
-
-    synth = CaptchaSynth(SynthConfig(), seed=4242)
-    encoded = []
-    for index in range(count):
-        buffer = io.BytesIO()
-        synth.sample(index)[0].save(buffer, "PNG")
-        encoded.append(buffer.getvalue())
-    return encoded
+    return png_samples(count, seed=4242)
 
 
 async def load(url: str, bodies: list[bytes], total: int, concurrency: int, timeout: float):

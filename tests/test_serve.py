@@ -201,7 +201,7 @@ def test_serve_without_a_model_uses_the_shipped_one():
 def test_load_image_error_types_pick_the_status(tiny_dataset):
     from ctcocr.errors import ImageError, ImageTooLargeError, NotAnImageError
     from ctcocr.images import load_image
-    from ctcocr.serve import status_of
+    from ctcocr.serve_requests import status_of
 
     side = int(MAX_PIXELS**0.5) + 10
     cases = [

@@ -11,6 +11,7 @@ picture, whichever process or worker draws it.
 from __future__ import annotations
 
 import csv
+import io
 import random
 import threading
 from collections.abc import Iterator
@@ -83,6 +84,17 @@ class CaptchaSynth:
         while True:
             yield self.sample(index)
             index += step
+
+
+def png_samples(count: int, seed: int, config: SynthConfig | None = None) -> list[bytes]:
+    """`count` CAPTCHAs of `config` (default style), PNG-encoded, as a client would send them."""
+    synth = CaptchaSynth(config or SynthConfig(), seed)
+    encoded = []
+    for index in range(count):
+        buffer = io.BytesIO()
+        synth.sample(index)[0].save(buffer, "PNG")
+        encoded.append(buffer.getvalue())
+    return encoded
 
 
 def write_dataset(out: Path, count: int, config: SynthConfig, seed: int) -> Path:

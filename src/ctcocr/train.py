@@ -10,64 +10,37 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ctcocr import distributed
-from ctcocr.augment import AugmentConfig
-from ctcocr.batches import ImageDataset, SyntheticStream, collate
-from ctcocr.calibration import calibrate_logits, save_temperature
-from ctcocr.checkpoint import (
-    build_network,
-    load_network,
-    load_resume_state,
-    save_resume_state,
-    save_weights,
-)
+from ctcocr.checkpoint import build_network, load_resume_state
 from ctcocr.config import TrainConfig
-from ctcocr.data import Sample
 from ctcocr.decode import ctc_greedy_decode
 from ctcocr.distributed import Context
 from ctcocr.errors import ConfigError
 from ctcocr.evaluate import Scores, score
+from ctcocr.loaders import ONE_PROCESS, TrainingData, epoch_loader, make_loader
 from ctcocr.model import ctc_loss
-from ctcocr.packing import ShardSet
-from ctcocr.runs import CURVES, METRICS, WEIGHTS, RunSpec, append_metrics, write_spec
-from ctcocr.shards import ShardStream
-from ctcocr.synth import SynthConfig
+from ctcocr.runs import WEIGHTS, RunSpec, write_spec
 from ctcocr.tensorboard_log import ScalarLog
+from ctcocr.train_outputs import (
+    Log,
+    draw_curves,
+    epoch_line,
+    epoch_record,
+    fit_temperature,
+    print_line,
+    save_epoch,
+    silent,
+)
 
-Log = Callable[[str], None]
-CURVE_INTERVAL_S = 30.0
-ONE_PROCESS = Context()
-
-
-def print_line(line: str) -> None:
-    """The default log: one line, flushed, so that `ctcocr train | tee` shows it at once."""
-    print(line, flush=True)
-
-
-def _silent(line: str) -> None:
-    """The log of ranks other than 0."""
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """Labelled files, a synthetic stream or packed shards for training; a fixed validation set."""
-
-    val: list[Sample] | Dataset
-    train: list[Sample] | None = None
-    synth: SynthConfig | None = None
-    shards: ShardSet | None = None
-    augmentation: AugmentConfig | None = None  # for the training files only
+__all__ = ["Log", "Progress", "Trainer", "TrainingData", "fit", "print_line", "validate"]
 
 
 @dataclass
@@ -210,7 +183,7 @@ def fit(
     ranks = trainer.ranks
     # before any file is written, so that a missing tensorboard costs nothing
     scalars = ScalarLog(run_dir) if config.tensorboard and ranks.is_main else None
-    log = log if ranks.is_main else _silent
+    log = log if ranks.is_main else silent
     state = ranks.from_main(lambda: load_resume_state(run_dir)) if resume else None
     if state is None:
         from ctcocr.finetune import start_weights
@@ -224,12 +197,12 @@ def fit(
         log(f"nothing to resume in {run_dir}: starting a new run")
     if ranks.is_main:
         write_spec(run_dir, spec)
-    val_loader = _loader(data.val, spec, config, shuffle=False, workers=0, ranks=ranks)
-    epochs, minutes = config.limits(len(_epoch_loader(data, spec, config, 0, ranks)))
+    val_loader = make_loader(data.val, spec, config, shuffle=False, workers=0, ranks=ranks)
+    epochs, minutes = config.limits(len(epoch_loader(data, spec, config, 0, ranks)))
     budget_s = minutes * 60 if minutes else math.inf
     progress, last_drawn = trainer.progress, time.monotonic()
     while (epochs is None or progress.epoch < epochs) and trainer.tick() < budget_s:
-        loader = _epoch_loader(data, spec, config, progress.epoch, ranks)
+        loader = epoch_loader(data, spec, config, progress.epoch, ranks)
         total_steps = epochs * len(loader) if epochs else None
         started = time.monotonic()
         train_loss, images = trainer.train_epoch(loader, total_steps, budget_s)
@@ -244,57 +217,25 @@ def fit(
         if improved:
             progress.best_accuracy, progress.best_epoch = scores.sequence_accuracy, progress.epoch
             progress.best_loss = val_loss
-        record = _record(progress, train_loss, val_loss, scores, trainer.optimizer, images_per_s)
+        record = epoch_record(
+            progress, train_loss, val_loss, scores, trainer.optimizer, images_per_s
+        )
         if ranks.is_main:  # the other ranks hold the same model: rank 0 writes
-            last_drawn = _save_epoch(run_dir, trainer, record, improved, last_drawn)
+            last_drawn = save_epoch(run_dir, trainer, record, improved, last_drawn)
             if scalars is not None:
                 scalars.write(record)
-        log(_epoch_line(record, improved))
+        log(epoch_line(record, improved))
         if config.patience and progress.epoch - progress.best_epoch >= config.patience:
             log(f"no better validation for {config.patience} epochs: stopping (--patience)")
             break
     if ranks.is_main:
-        _draw_curves(run_dir)
+        draw_curves(run_dir)
         if (run_dir / WEIGHTS).exists():  # under torchrun: on rank 0's share of validation
-            _fit_temperature(run_dir, spec, val_loader, trainer.device, log)
+            fit_temperature(run_dir, spec, val_loader, trainer.device, log)
         if scalars is not None:
             scalars.close()
     ranks.finish()
     return progress
-
-
-def _save_epoch(
-    run_dir: Path, trainer: Trainer, record: dict[str, Any], improved: bool, last_drawn: float
-) -> float:
-    """Best weights, resume state, metrics, and the curves now and then -> when last drawn."""
-    if improved:
-        save_weights(run_dir, trainer.network)
-    save_resume_state(run_dir, trainer.state())
-    append_metrics(run_dir, record)
-    if time.monotonic() - last_drawn > CURVE_INTERVAL_S:  # drawing costs ~0.5 s
-        _draw_curves(run_dir)
-        return time.monotonic()
-    return last_drawn
-
-
-@torch.no_grad()
-def _fit_temperature(
-    run_dir: Path, spec: RunSpec, loader: DataLoader, device: torch.device, log: Log
-) -> None:
-    """Once the best weights are final: fit the confidence temperature on validation logits
-    and store it in config.json (see calibration.py)."""
-    network, _ = load_network(run_dir, spec)
-    network.to(device)
-    logits, labels = [], []
-    for images, _, _, batch_labels in loader:
-        logits.append(network(images.to(device)).float().cpu().numpy())  # (B, T, C)
-        labels += batch_labels
-    fit = calibrate_logits(np.concatenate(logits), labels, spec.charset)
-    save_temperature(run_dir, spec, fit.temperature)
-    log(
-        f"confidence temperature {fit.temperature:.3g} on {fit.count} validation images: "
-        f"calibration error {fit.ece_before:.1%} -> {fit.ece_after:.1%}"
-    )
 
 
 def _autocast(device: torch.device) -> torch.autocast:
@@ -334,100 +275,3 @@ def validate(
         predictions += [p.text for p in decoded]
     truths, predictions = ranks.gather(truths), ranks.gather(predictions)
     return ranks.total(loss_sum) / max(1, ranks.total(batches)), score(truths, predictions)
-
-
-def _loader(
-    dataset: list[Sample] | Dataset,
-    spec: RunSpec,
-    config: TrainConfig,
-    shuffle: bool,
-    workers: int,
-    epoch: int = 0,
-    ranks: Context = ONE_PROCESS,
-    augmentation: AugmentConfig | None = None,
-) -> DataLoader:
-    if isinstance(dataset, list):
-        dataset = ImageDataset(dataset, spec.preprocess, augmentation, config.seed, epoch)
-    split = distributed.sampler(dataset, ranks, shuffle, config.seed, epoch)  # None: one process
-    shuffle_here = shuffle and split is None
-    generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-    return DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        shuffle=shuffle_here,
-        sampler=split,
-        generator=generator if shuffle_here else None,
-        num_workers=workers,
-        collate_fn=partial(collate, charset=spec.charset),
-        pin_memory=torch.cuda.is_available(),  # with non_blocking copies in the loop
-        drop_last=shuffle and len(dataset if split is None else split) > config.batch_size,  # type: ignore[arg-type]
-    )
-
-
-def _epoch_loader(
-    data: TrainingData, spec: RunSpec, config: TrainConfig, epoch: int, ranks: Context
-) -> DataLoader:
-    workers = config.workers if config.workers >= 0 else ranks.loader_workers()
-    if data.synth is not None:
-        stream = SyntheticStream(
-            data.synth,
-            spec.preprocess,
-            ranks.stream_seed(config.seed),  # every rank draws other images
-            epoch,
-            ranks.share(config.epoch_size),
-            config.synthetic_reuse,
-        )
-        return _loader(stream, spec, config, shuffle=False, workers=workers)
-    if data.shards is not None:
-        shards = ShardStream(
-            data.shards, spec.preprocess, config.seed, epoch, ranks, config.skip_bad
-        )
-        return _loader(shards, spec, config, shuffle=False, workers=workers)
-    assert data.train is not None
-    return _loader(
-        data.train,
-        spec,
-        config,
-        shuffle=True,
-        workers=workers,
-        epoch=epoch,
-        ranks=ranks,
-        augmentation=data.augmentation,
-    )
-
-
-def _record(
-    progress: Progress,
-    train_loss: float,
-    val_loss: float,
-    scores: Scores,
-    optimizer: torch.optim.Optimizer,
-    images_per_s: float,
-) -> dict[str, Any]:
-    return {
-        "epoch": progress.epoch,
-        "step": progress.step,
-        "elapsed_s": round(progress.elapsed_s, 2),
-        "train_loss": round(train_loss, 5),
-        "val_loss": round(val_loss, 5),
-        "sequence_accuracy": scores.sequence_accuracy,
-        "character_accuracy": round(scores.character_accuracy, 5),
-        "lr": optimizer.param_groups[0]["lr"],
-        "images_per_s": round(images_per_s, 1),
-    }
-
-
-def _epoch_line(record: dict[str, Any], improved: bool) -> str:
-    return (
-        f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  "
-        f"val loss {record['val_loss']:.4f}  "
-        f"seq acc {record['sequence_accuracy']:.2%}  char acc {record['character_accuracy']:.2%}  "
-        f"{record['images_per_s']:.0f} img/s  {record['elapsed_s'] / 60:.1f} min"
-        + ("  (best, saved)" if improved else "")
-    )
-
-
-def _draw_curves(run_dir: Path) -> None:
-    from ctcocr.plots import plot_training_curves
-
-    plot_training_curves(run_dir / METRICS, run_dir / CURVES)
