@@ -106,33 +106,44 @@ def _minimise_over_log_t(
     return round(math.exp((low + high) / 2), 4)
 
 
+def reliability(
+    confidences: npt.ArrayLike, correct: npt.ArrayLike, bins: int = 10
+) -> list[dict[str, Any]]:
+    """Reliability-diagram bins: for confidences in [low, high) (1.0 in the last), their count,
+    mean confidence and accuracy. A calibrated model's accuracy in each bin equals its mean
+    confidence. Empty bins are kept (count 0, None values) so that the bins line up with
+    [0, 1] whatever the data."""
+    confidences, correct = np.asarray(confidences, float), np.asarray(correct, bool)
+    which = np.minimum((confidences * bins).astype(int), bins - 1)
+    rows = []
+    for b in range(bins):
+        members = which == b
+        count = int(members.sum())
+        rows.append({
+            "low": b / bins,
+            "high": (b + 1) / bins,
+            "count": count,
+            "confidence": float(confidences[members].mean()) if count else None,
+            "accuracy": float(correct[members].mean()) if count else None,
+        })  # fmt: skip
+    return rows
+
+
 def expected_calibration_error(
     confidences: npt.ArrayLike, correct: npt.ArrayLike, bins: int = 10
 ) -> float:
-    confidences, correct = np.asarray(confidences, float), np.asarray(correct, bool)
-    if not len(confidences):
-        return 0.0
-    which = np.minimum((confidences * bins).astype(int), bins - 1)
-    error = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            gap = correct[members].mean() - confidences[members].mean()
-            error += members.mean() * abs(gap)
-    return float(error)
+    """The mean gap between confidence and accuracy over the bins, weighted by their counts."""
+    rows = [r for r in reliability(confidences, correct, bins) if r["count"]]
+    total = sum(r["count"] for r in rows)
+    return float(sum(r["count"] / total * abs(r["accuracy"] - r["confidence"]) for r in rows))
 
 
 def reliability_bins(
     confidences: npt.ArrayLike, correct: npt.ArrayLike, bins: int = 10
 ) -> list[tuple[float, float, int]]:
     """(mean confidence, accuracy, count) of each non-empty bin: a reliability diagram."""
-    confidences, correct = np.asarray(confidences, float), np.asarray(correct, bool)
-    which = np.minimum((confidences * bins).astype(int), bins - 1)
-    return [
-        (float(confidences[which == b].mean()), float(correct[which == b].mean()), n)
-        for b in range(bins)
-        if (n := int((which == b).sum()))
-    ]
+    rows = reliability(confidences, correct, bins)
+    return [(r["confidence"], r["accuracy"], r["count"]) for r in rows if r["count"]]
 
 
 def coverage_curve(

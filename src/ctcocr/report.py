@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ctcocr import __version__
+from ctcocr.calibration import reliability
 from ctcocr.confusions import count_confusions
 from ctcocr.data import DEFAULT_LABEL_PATTERN, Sample, fold_case, read_samples
 from ctcocr.decode import Prediction
@@ -69,33 +70,6 @@ def batch1_latency_ms(reader: Recognizer, image: Path, repeats: int = 30) -> flo
         reader.predict(image)
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000.0
-
-
-def reliability(
-    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
-) -> list[dict]:
-    """Reliability-diagram bins: for confidences in [low, high), their mean and the accuracy.
-
-    A calibrated model's accuracy in each bin equals its mean confidence. Empty bins are kept
-    (count 0, None values) so that the bins line up with [0, 1] whatever the data.
-    """
-    rows = []
-    for b in range(bins):
-        low, high = b / bins, (b + 1) / bins
-        members = [
-            (c, ok)
-            for c, ok in zip(confidences, correct, strict=True)
-            if low <= c < high or (b == bins - 1 and c == 1.0)
-        ]
-        count = len(members)
-        rows.append({
-            "low": low,
-            "high": high,
-            "count": count,
-            "confidence": sum(c for c, _ in members) / count if count else None,
-            "accuracy": sum(ok for _, ok in members) / count if count else None,
-        })  # fmt: skip
-    return rows
 
 
 def report_metrics(
