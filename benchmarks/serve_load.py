@@ -5,7 +5,8 @@
 
 Starts `ctcocr serve MODEL` in a subprocess on a free 127.0.0.1 port, waits for /healthz, then
 sends exactly --requests POST /v1/recognize requests (raw PNG bodies of default-style
-CAPTCHAs) from --concurrency client tasks, and stops the server. Bounded in count and in time
+CAPTCHAs) from --concurrency client tasks, each on one kept-alive connection, and stops the
+server. Bounded in count and in time
 (--timeout seconds per request); no address but 127.0.0.1 is ever contacted.
 """
 
@@ -57,28 +58,58 @@ def payloads(count: int) -> list[bytes]:
     return png_samples(count, seed=4242)
 
 
-async def load(url: str, bodies: list[bytes], total: int, concurrency: int, timeout: float):
+async def post_raw(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes
+) -> int:
+    """One POST on a kept-alive HTTP/1.1 connection; returns the status code."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: image/png\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    writer.write(head.encode() + body)
+    await writer.drain()
+    status_line, *headers = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
+    length = next(
+        (int(h.split(b":")[1]) for h in headers if h.lower().startswith(b"content-length:")), 0
+    )
+    await reader.readexactly(length)
+    return int(status_line.split()[1])
+
+
+async def load(
+    port: int, bodies: list[bytes], total: int, concurrency: int, timeout: float
+) -> tuple[list[float], Counter[str], float]:
+    """--concurrency clients, each on its own kept-alive connection, share --requests.
+
+    The client is a few lines of asyncio streams rather than an HTTP library: the load
+    generator shares the 2 cores with the service, and a heavier client measures itself
+    (with httpx, the same service gave 380 requests/s and a p99 of 191 ms instead of 29)."""
     latencies: list[float] = []
     outcomes: Counter[str] = Counter()
     next_index = iter(range(total))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async def client_task(client: httpx.AsyncClient) -> None:
-        for index in next_index:
-            body = bodies[index % len(bodies)]
-            start = time.perf_counter()
-            try:
-                response = await client.post(url, content=body, timeout=timeout)
-                outcomes[str(response.status_code)] += 1
-            except httpx.HTTPError as error:
-                outcomes[type(error).__name__] += 1
-            latencies.append(time.perf_counter() - start)
+    async def client_task() -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            for index in next_index:
+                body = bodies[index % len(bodies)]
+                start = time.perf_counter()
+                try:
+                    status = await asyncio.wait_for(
+                        post_raw(reader, writer, "/v1/recognize", body), timeout
+                    )
+                    outcomes[str(status)] += 1
+                except (OSError, asyncio.IncompleteReadError, TimeoutError) as error:
+                    outcomes[type(error).__name__] += 1
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(HOST, port)
+                latencies.append(time.perf_counter() - start)
+        finally:
+            writer.close()
 
-    async with httpx.AsyncClient(limits=limits) as client:
-        start = time.perf_counter()
-        await asyncio.gather(*(client_task(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    return latencies, outcomes, elapsed
+    start = time.perf_counter()
+    await asyncio.gather(*(client_task() for _ in range(concurrency)))
+    return latencies, outcomes, time.perf_counter() - start
 
 
 def main() -> None:
@@ -92,9 +123,8 @@ def main() -> None:
     server = start_server(args.model, port)
     try:
         bodies = payloads(64)
-        url = f"http://{HOST}:{port}/v1/recognize"
         latencies, outcomes, elapsed = asyncio.run(
-            load(url, bodies, args.requests, args.concurrency, args.timeout)
+            load(port, bodies, args.requests, args.concurrency, args.timeout)
         )
     finally:
         server.terminate()

@@ -10,7 +10,8 @@
     GET  /healthz             liveness
     GET  /                    the page (web/index.html; its assets under /static)
 
-The model is opened once per process. A bad request gets a JSON `{"detail": ...}` and a 4xx,
+The model is opened once per process; concurrent requests share its runs (serve_batching).
+A bad request gets a JSON `{"detail": ...}` and a 4xx,
 never a 500: a body over `max_bytes` 413, an image over images.MAX_PIXELS 413, bytes in no
 image format 415, a truncated image or a malformed request 422. Image checks are those of
 ctcocr.images; the error's type picks the status.
@@ -20,25 +21,25 @@ ctcocr.images; the error's type picks the status.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from ctcocr import __version__
-from ctcocr.errors import CtcocrError
 from ctcocr.onnx_backend import SPEC_KEY
 from ctcocr.recognizer import Recognizer
+from ctcocr.serve_batching import Batcher
 from ctcocr.serve_requests import (
     MAX_BATCH,
     BatchJson,
     BodyLimit,
     ImageJson,
-    decode_all,
     request_images,
 )
 
@@ -107,19 +108,27 @@ def _file_schema(field: str, many: bool) -> dict[str, Any]:
 
 def create_app(model: str | Path | None = None, max_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """The service for `model` (a run folder or .onnx; None: the shipped model)."""
-    reader = Recognizer(model, threads=1)  # many requests at once: one core each
-    app = FastAPI(title="ctcocr", version=__version__, description="Read short text in images.")
+    reader = Recognizer(model)
+    batcher = Batcher(reader, MAX_BATCH)  # concurrent requests share one model run
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await batcher.stop()
+
+    app = FastAPI(
+        title="ctcocr",
+        version=__version__,
+        description="Read short text in images.",
+        lifespan=lifespan,
+    )
     app.add_middleware(BodyLimit, max_bytes=max_bytes)
 
     async def read(request: Request, batch: bool) -> list[Reading]:
         named, options = await request_images(request, batch)
         if len(named) > MAX_BATCH:
             raise HTTPException(422, f"{len(named)} images: send at most {MAX_BATCH} at once")
-        images = await run_in_threadpool(decode_all, named)
-        try:
-            predictions = await run_in_threadpool(reader.predict_batch, images, 64, options)
-        except CtcocrError as exc:  # a constraint this model cannot meet, e.g. an unknown char
-            raise HTTPException(422, f"decoding options: {exc}") from exc
+        predictions = await batcher.read(named, options)
         return [Reading(**p.to_dict()) for p in predictions]  # type: ignore[arg-type]
 
     single = {
