@@ -41,8 +41,8 @@ class ModelConfig:
     depths: tuple[int, ...] = field(
         default=(1, 1, 1, 1), metadata=_help("conv layers in each CNN stage")
     )
-    features: int = field(default=128, metadata=_help("channels per time step"))
-    hidden: int = field(default=64, metadata=_help("BiLSTM units per direction (crnn)"))
+    features: int = field(default=256, metadata=_help("channels per time step"))
+    hidden: int = field(default=128, metadata=_help("BiLSTM units per direction (crnn)"))
     dropout: float = field(default=0.1, metadata=_help("dropout before the classifier"))
 
     def __post_init__(self) -> None:

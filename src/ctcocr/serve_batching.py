@@ -53,7 +53,8 @@ class Batcher:
     ) -> list[Prediction]:
         """The predictions for one request's images, in order."""
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # a new server loop (or test client): a fresh worker
+        if self._loop is not loop or self._worker is None or self._worker.done():
+            # a new server loop (or test client), or a stopped worker: start a fresh one
             self._loop, self._queue = loop, asyncio.Queue()
             self._worker = loop.create_task(self._serve())
         job = Job(named, options, loop.create_future())
