@@ -13,7 +13,7 @@ from ctcocr.data import read_samples
 from ctcocr.distributed import Context, wrap
 from ctcocr.images import PreprocessConfig
 from ctcocr.runs import RunSpec
-from ctcocr.train import TrainingData, fit
+from ctcocr.train import TrainingData, _autocast, fit
 
 TINY = ModelConfig("cnn", 16, widths=(8, 16, 16), depths=(1, 1, 1), features=16)
 
@@ -31,6 +31,12 @@ def test_one_process_trains_the_plain_network(one_torch_thread):
     assert wrap(network, Context(), torch.device("cpu"), compile=False, seed=0) is network
 
 
+def test_amp_is_off_by_default_and_never_on_a_cpu():
+    assert TrainConfig().amp is False  # float32 measured faster for the default on a GPU
+    with _autocast(torch.device("cpu"), enabled=True):
+        assert not torch.is_autocast_enabled("cpu")  # bf16 on an AVX2 CPU measured 10x slower
+
+
 @pytest.mark.slow  # compiling takes about a minute of CPU
 def test_compiled_training_saves_plain_weights(tiny_dataset, tmp_path, one_torch_thread):
     _fit(tmp_path, tiny_dataset, compile=True)
@@ -41,9 +47,9 @@ def test_compiled_training_saves_plain_weights(tiny_dataset, tmp_path, one_torch
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("compile", [False, True])
-def test_cuda_mixed_precision_run_reads_on_the_cpu(tiny_dataset, tmp_path, compile):
-    progress = _fit(tmp_path, tiny_dataset, device="cuda", compile=compile)
+@pytest.mark.parametrize(("compile", "amp"), [(False, True), (True, True), (False, False)])
+def test_cuda_run_reads_on_the_cpu(tiny_dataset, tmp_path, compile, amp):
+    progress = _fit(tmp_path, tiny_dataset, device="cuda", compile=compile, amp=amp)
     assert progress.step > 0
     weights = load_file(str(tmp_path / "model.safetensors"))
     assert all(torch.isfinite(w).all() for w in weights.values() if w.is_floating_point())

@@ -111,6 +111,10 @@ class TrainConfig:
         default=False, metadata=_help("train on the readable images, skipping bad ones")
     )
     device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
+    amp: bool = field(
+        default=False,
+        metadata=_help("on CUDA, bf16 (else fp16) autocast: faster for wide networks, batch 512+"),
+    )
     tensorboard: bool = field(
         default=False, metadata=_help("also log scalars to RUN/tensorboard (needs tensorboard)")
     )
