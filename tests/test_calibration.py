@@ -60,10 +60,22 @@ def test_temperature_changes_confidence_not_the_greedy_text():
     assert all(s.confidence < p.confidence for p, s in zip(plain, soft, strict=True))
 
 
-def test_all_right_or_all_wrong_leaves_the_temperature_at_one():
-    logits, _, _ = overconfident(count=10)
-    assert fit_temperature(logits, np.ones(10, bool)) == 1.0
-    assert fit_temperature(logits, np.zeros(10, bool)) == 1.0
+@pytest.mark.parametrize("right", [True, False])
+def test_a_set_read_all_right_or_all_wrong_gets_the_rule_of_succession(right):
+    # The log loss has no minimum here; the mean confidence is set to (right + 1) / (n + 2).
+    logits, labels, charset = overconfident(count=48)
+    texts = [p.text for p in ctc_greedy_decode(logits, charset)]
+    labels = texts if right else [t + "A" for t in texts]
+    expected = 49 / 50 if right else 1 / 50
+    for options in (None, DecodeOptions(beam=3)):
+        fit = calibrate_logits(logits, labels, charset, options)
+        confidence = [p.confidence for p in decode(logits, charset, options, fit.temperature)]
+        if right or options is None:
+            assert np.mean(confidence) == pytest.approx(expected, abs=1e-3)
+            assert fit.ece_after == pytest.approx(1 - expected if right else expected, abs=1e-3)
+        else:  # at the high T found, a narrow beam reads a few other texts, as unlikely
+            assert np.mean(confidence) < 2 * expected < fit.ece_before
+    assert fit_temperature(logits[:0], np.ones(0, bool)) == 1.0  # nothing read: left alone
 
 
 def test_calibration_error_and_coverage_by_hand():
