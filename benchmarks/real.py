@@ -52,7 +52,8 @@ def train_and_test(
     ctcocr("train", str(train), *flags, *extra, capture=False)
     result = json.loads(ctcocr("evaluate", str(run), str(root / "test.csv"), "--json"))
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    best = max(metrics, key=lambda m: m["sequence_accuracy"])
+    # training's rule: the best accuracy, ties to the lower validation loss
+    best = max(metrics, key=lambda m: (m["sequence_accuracy"], -m["val_loss"]))
     return {
         "sequence_accuracy": result["sequence_accuracy"],
         "character_accuracy": result["character_accuracy"],
