@@ -125,6 +125,13 @@ class TrainConfig:
         default=None,
         metadata=_help("stop after this many epochs without a better validation (default: off)"),
     )
+    repeat_rare: float = field(
+        default=0.05,
+        metadata=_help(
+            "repeat images whose characters are in fewer than this share of the training "
+            "images, by sqrt(this / share) (rare.py); 0: off"
+        ),
+    )
     augment: bool | None = field(
         default=None,
         metadata=_help("augment training images (default: on for image files, off for synthetic)"),
@@ -145,6 +152,8 @@ class TrainConfig:
             raise ConfigError(f"batch_size={self.batch_size}: use at least 1")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience={self.patience}: use at least 1 epoch")
+        if not 0 <= self.repeat_rare < 1:
+            raise ConfigError(f"repeat_rare={self.repeat_rare}: use a share from 0 (off) to 1")
         if self.augment_strength < 0:
             raise ConfigError(f"augment_strength={self.augment_strength}: use 0 or more")
         if not 0 < self.val_fraction < 1:

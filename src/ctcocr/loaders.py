@@ -16,6 +16,7 @@ from ctcocr.config import TrainConfig
 from ctcocr.data import Sample
 from ctcocr.distributed import Context
 from ctcocr.packing import ShardSet
+from ctcocr.rare import repeat_rare
 from ctcocr.runs import RunSpec
 from ctcocr.shards import ShardStream
 from ctcocr.synth import SynthConfig
@@ -83,7 +84,7 @@ def epoch_loader(
         return make_loader(shards, spec, config, shuffle=False, workers=workers)
     assert data.train is not None
     return make_loader(
-        data.train,
+        repeat_rare(data.train, config.repeat_rare, config.seed, epoch),
         spec,
         config,
         shuffle=True,

@@ -29,6 +29,7 @@ from ctcocr.errors import ConfigError
 from ctcocr.evaluate import Scores, score
 from ctcocr.loaders import ONE_PROCESS, TrainingData, epoch_loader, make_loader
 from ctcocr.model import ctc_loss
+from ctcocr.rare import rare_note
 from ctcocr.runs import WEIGHTS, RunSpec, write_spec
 from ctcocr.tensorboard_log import ScalarLog
 from ctcocr.train_outputs import (
@@ -199,6 +200,8 @@ def fit(
         log(f"nothing to resume in {run_dir}: starting a new run")
     if ranks.is_main:
         write_spec(run_dir, spec)
+    if data.train is not None and (note := rare_note(data.train, config.repeat_rare)):
+        log(note)
     val_loader = make_loader(data.val, spec, config, shuffle=False, workers=0, ranks=ranks)
     epochs, minutes = config.limits(len(epoch_loader(data, spec, config, 0, ranks)))
     budget_s = minutes * 60 if minutes else math.inf
