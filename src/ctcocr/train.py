@@ -5,7 +5,7 @@ several processes: under torchrun it trains with DistributedDataParallel (`distr
 It trains in float32 by default, with TF32 matrix products on CUDA: on an H200 the default
 networks at batch 64 stepped 8-39% faster than under bf16 autocast, which pays only for
 wider networks at batch 512 or more (`--amp`; `benchmarks/throughput.py --device cuda`). On a
-CPU bf16 autocast measured 10x slower (AVX2). Channels-last measured +35% images/s on the CPU.
+CPU bf16 autocast measured 9-12x slower (AVX2). Channels-last measured +21-51% on the CPU.
 """
 
 from __future__ import annotations
