@@ -64,18 +64,31 @@ def test_temperature_changes_confidence_not_the_greedy_text():
 def test_a_set_read_all_right_or_all_wrong_gets_the_rule_of_succession(right):
     # The log loss has no minimum here; the mean confidence is set to (right + 1) / (n + 2).
     logits, labels, charset = overconfident(count=48)
+    if right:
+        logits = logits / 6  # under-confident (~1%), as a CTC model's best path usually is
     texts = [p.text for p in ctc_greedy_decode(logits, charset)]
     labels = texts if right else [t + "A" for t in texts]
     expected = 49 / 50 if right else 1 / 50
-    for options in (None, DecodeOptions(beam=3)):
+    # (a beam reads a few of these soft logits otherwise than greedy: not an all-right set)
+    for options in (None,) if right else (None, DecodeOptions(beam=3)):
         fit = calibrate_logits(logits, labels, charset, options)
         confidence = [p.confidence for p in decode(logits, charset, options, fit.temperature)]
-        if right or options is None:
+        if options is None:  # the best path's confidence, moved to the target
             assert np.mean(confidence) == pytest.approx(expected, abs=1e-3)
             assert fit.ece_after == pytest.approx(1 - expected if right else expected, abs=1e-3)
         else:  # at the high T found, a narrow beam reads a few other texts, as unlikely
             assert np.mean(confidence) < 2 * expected < fit.ece_before
     assert fit_temperature(logits[:0], np.ones(0, bool)) == 1.0  # nothing read: left alone
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_confidence_already_beyond_the_rule_of_succession_keeps_t_at_one(right):
+    # overconfident logits claim ~99%: all right with 48 images asks 98% (already surer); a
+    # model that claims ~0.1% while reading everything wrong is already less sure than 2%.
+    logits, _, _ = overconfident(count=48)
+    if not right:
+        logits = np.full_like(logits, 0.0)  # uniform: every path very unlikely
+    assert fit_temperature(logits, np.full(48, right)) == 1.0
 
 
 def test_calibration_error_and_coverage_by_hand():

@@ -97,9 +97,14 @@ def _match_mean_confidence(
     the next reading is right by Laplace's rule of succession, (right + 1) / (count + 2).
 
     Keeping T = 1 there left a model that read all 956 validation CAPTCHAs right claiming 65%
-    on average; T -> 0 would claim 100% for readings nobody has seen. Bisection in log T over
-    [0.05, 20] (confidence falls as T rises)."""
+    on average; T -> 0 would claim 100% for readings nobody has seen. T stays 1 where its
+    confidence is already beyond the target on the right side (surer when all are right, less
+    sure when all are wrong), so that the fit never worsens the set's own calibration error.
+    Bisection in log T over [0.05, 20] (confidence falls as T rises)."""
     target = (correct.sum() + 1) / (len(correct) + 2)
+    at_one = float(np.exp(log_confidence(1.0)).mean())
+    if (at_one >= target) if correct.all() else (at_one <= target):
+        return 1.0
     low, high = LOG_T_RANGE
     for _ in range(40):
         middle = (low + high) / 2
