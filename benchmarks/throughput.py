@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="add torch.compile'd rows")
     args = parser.parse_args()
     device = torch.device(args.device)
-    widths = {"widths": tuple(map(int, args.widths.split(",")))} if args.widths else {}
+    shape = {"widths": tuple(map(int, args.widths.split(",")))} if args.widths else {}
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # as training sets it
         torch.set_float32_matmul_precision("high")
@@ -90,7 +90,7 @@ def main() -> None:
             for batch in map(int, args.batch.split(",")):
                 for channels_last, bf16, compiled in settings:
                     torch.manual_seed(0)
-                    model = ModelConfig(arch, steps_t, **widths)
+                    model = ModelConfig(arch, steps_t, **shape)
                     network = Recognizer(model, PreprocessConfig(), 37)
                     params = count_parameters(network)
                     if compiled:

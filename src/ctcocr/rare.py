@@ -61,10 +61,10 @@ def rare_note(samples: Sequence[Sample], threshold: float, most: int = 6) -> str
     if all(f == 1.0 for f in factors):
         return None
     rare = sorted((share, char) for char, share in character_shares(labels).items())
-    named = ", ".join(
+    named = [
         f"{char!r} x{math.sqrt(threshold / share):.1f}" for share, char in rare if share < threshold
-    )
-    shown = named if named.count(",") < most else ", ".join(named.split(", ")[:most]) + ", ..."
+    ]
+    shown = ", ".join(named[:most]) + (", ..." if len(named) > most else "")
     return (
         f"repeating images of rare characters (in < {threshold:.0%} of the training images; "
         f"--repeat-rare 0 turns this off): {shown}; an epoch is ~{round(sum(factors))} "
