@@ -4,7 +4,7 @@
     python benchmarks/decoding.py --run RUN --plates-run PLATES_RUN
 
 RUN must read synthetic CAPTCHAs of 4-6 characters (`ctcocr train --synthetic`); the script
-draws a calibration set and a test set from other seeds with ctcocr.synth. PLATES_RUN must be
+draws a calibration set and a test set from other seeds with ctcocr.data.synth. PLATES_RUN must be
 trained on ../shared/datasets/cn_plates_lprnet (train.csv); its val.csv calibrates and
 test.csv tests. The plates row is skipped when PLATES_RUN is not given.
 
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from ctcocr import Recognizer
-from ctcocr.calibration import calibrate_logits, expected_calibration_error
-from ctcocr.data import read_samples
-from ctcocr.decoding import DecodeOptions, decode
-from ctcocr.synth import SynthConfig, write_dataset
+from ctcocr.data.samples import read_samples
+from ctcocr.data.synth import SynthConfig, write_dataset
+from ctcocr.decoding.decoder import DecodeOptions, decode
+from ctcocr.evaluation.calibration import calibrate_logits, expected_calibration_error
 
 HERE = Path(__file__).resolve().parent
 PLATES = HERE.parent.parent / "shared" / "datasets" / "cn_plates_lprnet"

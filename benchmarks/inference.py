@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ctcocr import Recognizer
-from ctcocr.synth import SynthConfig, png_samples
+from ctcocr.data.synth import SynthConfig, png_samples
 
 Reader = tuple[Callable[[bytes], Any], Callable[[list[bytes]], Any] | None]
 
@@ -52,8 +52,8 @@ def readers(run: Path | None, folder: Path) -> tuple[dict[str, Reader], list[str
     notes: list[str] = []
     found: dict[str, Reader] = {}
     if run is not None:
-        from ctcocr.export import export_onnx
-        from ctcocr.synth import write_dataset
+        from ctcocr.data.synth import write_dataset
+        from ctcocr.export.onnx_export import export_onnx
 
         # Calibration images from another seed than the measured ones (a run's recorded
         # training data may live elsewhere).

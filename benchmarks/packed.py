@@ -23,13 +23,13 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader, Dataset
 
-from ctcocr.batches import ImageDataset, collate
-from ctcocr.charset import DEFAULT_CHARSET, Charset
-from ctcocr.data import read_samples
-from ctcocr.distributed import Context
-from ctcocr.images import PreprocessConfig
-from ctcocr.packing import open_shards
-from ctcocr.shards import ShardStream
+from ctcocr.core.charset import DEFAULT_CHARSET, Charset
+from ctcocr.data.images import PreprocessConfig
+from ctcocr.data.packing import open_shards
+from ctcocr.data.samples import read_samples
+from ctcocr.training.datasets import ImageDataset, collate
+from ctcocr.training.distributed import Context
+from ctcocr.training.shards import ShardStream
 
 
 def ctcocr(*args: str) -> None:

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import torch
 
-from ctcocr.augment import AugmentConfig
-from ctcocr.charset import Charset
-from ctcocr.config import ModelConfig, TrainConfig
-from ctcocr.data import read_samples
-from ctcocr.finetune import blank_share
-from ctcocr.images import PreprocessConfig
-from ctcocr.loaders import make_loader as _loader
-from ctcocr.model import ctc_loss, set_blank_prior
-from ctcocr.runs import RunSpec
-from ctcocr.train import Trainer, TrainingData, validate
+from ctcocr.core.charset import Charset
+from ctcocr.core.config import ModelConfig, TrainConfig
+from ctcocr.core.run_folder import RunSpec
+from ctcocr.data.augment import AugmentConfig
+from ctcocr.data.images import PreprocessConfig
+from ctcocr.data.samples import read_samples
+from ctcocr.network.model import ctc_loss, set_blank_prior
+from ctcocr.training.finetune import blank_share
+from ctcocr.training.loaders import make_loader as _loader
+from ctcocr.training.loop import Trainer, TrainingData, validate
 
 HERE = Path(__file__).resolve().parent
 

@@ -71,8 +71,8 @@ def ddddocr_scores(root: Path) -> dict[str, float] | None:
         import ddddocr
     except ImportError:
         return None
-    from ctcocr.data import read_samples
-    from ctcocr.evaluate import score
+    from ctcocr.data.samples import read_samples
+    from ctcocr.evaluation.scores import score
 
     reader = ddddocr.DdddOcr(show_ad=False)
     samples = read_samples(root / "test.csv")
@@ -119,7 +119,7 @@ def subset(train_csv: Path, size: str, seed: int, out: Path) -> Path:
 
 def pretrain(root: Path, out: Path, minutes: float) -> Path:
     """A synthetic run on the set's charset and label length, to fine-tune from."""
-    from ctcocr.data import read_samples
+    from ctcocr.data.samples import read_samples
 
     labels = [s.label for s in read_samples(root / "train.csv")]
     charset = "".join(sorted(set("".join(labels))))

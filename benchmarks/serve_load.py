@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from ctcocr.synth import png_samples
+from ctcocr.data.synth import png_samples
 
 HOST = "127.0.0.1"
 

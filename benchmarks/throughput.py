@@ -18,9 +18,9 @@ import time
 
 import torch
 
-from ctcocr.config import ModelConfig
-from ctcocr.images import PreprocessConfig
-from ctcocr.model import Recognizer, count_parameters, ctc_loss
+from ctcocr.core.config import ModelConfig
+from ctcocr.data.images import PreprocessConfig
+from ctcocr.network.model import Recognizer, count_parameters, ctc_loss
 
 
 def images_per_second(

@@ -12,8 +12,8 @@ from typing import NamedTuple
 
 import pytest
 
-from ctcocr.cli import main
-from ctcocr.synth import SynthConfig, write_dataset
+from ctcocr.cli.main import main
+from ctcocr.data.synth import SynthConfig, write_dataset
 
 # Flags that keep a training run to about a second on a busy 2-core CPU.
 FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0")
@@ -78,6 +78,6 @@ def tiny_run(
 @pytest.fixture(scope="session")
 def tiny_onnx(tmp_path_factory: pytest.TempPathFactory, tiny_run: Path) -> Path:
     """`tiny_run` exported to float ONNX. Do not modify."""
-    from ctcocr.export import export_onnx
+    from ctcocr.export.onnx_export import export_onnx
 
     return export_onnx(tiny_run, tmp_path_factory.mktemp("onnx") / "tiny.onnx").path

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from ctcocr.augment import AugmentConfig, augment
-from ctcocr.batches import ImageDataset
-from ctcocr.data import Sample, read_samples
-from ctcocr.images import PreprocessConfig, load_image, preprocess
+from ctcocr.data.augment import AugmentConfig, augment
+from ctcocr.data.images import PreprocessConfig, load_image, preprocess
+from ctcocr.data.samples import Sample, read_samples
+from ctcocr.training.datasets import ImageDataset
 
 SPEC = PreprocessConfig(128, 64, 1)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ctcocr import Recognizer
-from ctcocr.errors import ImageError, ModelFileError
+from ctcocr.core.errors import ImageError, ModelFileError
 
 FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0")
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")

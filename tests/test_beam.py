@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctcocr.beam import (
+from ctcocr.core.charset import Charset
+from ctcocr.decoding.beam import (
     aligned_confidences,
     batch_beam_search,
     prefix_beam_search,
     text_log_probability,
 )
-from ctcocr.charset import Charset
-from ctcocr.constraints import Constraints
-from ctcocr.decode import ctc_greedy_collapse, ctc_greedy_decode, log_softmax
-from ctcocr.decoding import DecodeOptions, decode
+from ctcocr.decoding.constraints import Constraints
+from ctcocr.decoding.decoder import DecodeOptions, decode
+from ctcocr.decoding.greedy import ctc_greedy_collapse, ctc_greedy_decode, log_softmax
 
 
 def brute_force(log_probs: np.ndarray) -> dict[tuple[int, ...], float]:
@@ -125,7 +125,7 @@ def test_beam_prediction_has_candidates_and_char_confidences():
 
 def test_decoding_and_calibration_never_import_torch():
     code = (
-        "import sys, ctcocr, ctcocr.decoding, ctcocr.calibration, ctcocr.beam; "
+        "import sys, ctcocr, ctcocr.decoding.decoder, ctcocr.evaluation.calibration, ctcocr.decoding.beam; "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     result = subprocess.run(

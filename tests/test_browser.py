@@ -36,7 +36,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def page_model(tiny_onnx: Path) -> Path:
     """The shipped model, which reads real text; the tiny one before a model is shipped."""
-    from ctcocr.onnx_backend import SHIPPED_MODEL
+    from ctcocr.runtime.onnx_backend import SHIPPED_MODEL
 
     return SHIPPED_MODEL if SHIPPED_MODEL.is_file() else tiny_onnx
 
@@ -46,7 +46,7 @@ def server(page_model: Path) -> Iterator[str]:
     """The app under uvicorn on a free loopback port, in a thread of this process."""
     import uvicorn
 
-    from ctcocr.serve import create_app
+    from ctcocr.serve.app import create_app
 
     port = _free_port()
     app = create_app(page_model)

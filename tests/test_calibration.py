@@ -7,16 +7,16 @@ import json
 import numpy as np
 import pytest
 
-from ctcocr.calibration import (
+from ctcocr.core.charset import Charset
+from ctcocr.core.run_folder import RunSpec
+from ctcocr.decoding.decoder import DecodeOptions, decode
+from ctcocr.decoding.greedy import ctc_greedy_decode
+from ctcocr.evaluation.calibration import (
     calibrate_logits,
     coverage_table,
     expected_calibration_error,
     fit_temperature,
 )
-from ctcocr.charset import Charset
-from ctcocr.decode import ctc_greedy_decode
-from ctcocr.decoding import DecodeOptions, decode
-from ctcocr.runs import RunSpec
 
 
 def overconfident(count: int = 400, seed: int = 0) -> tuple[np.ndarray, list[str], Charset]:

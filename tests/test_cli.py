@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ctcocr import Prediction, Recognizer, __version__
+from ctcocr import Prediction, Recognizer
+from ctcocr.core.version import __version__
 
 FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0")
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
@@ -352,7 +353,7 @@ def test_prediction_to_json(reader, tiny_dataset):
 
 
 def test_time_steps_picked_from_the_longest_label(cli, tmp_path):
-    from ctcocr.synth import SynthConfig, write_dataset
+    from ctcocr.data.synth import SynthConfig, write_dataset
 
     data = write_dataset(tmp_path / "long", 12, SynthConfig(256, 64, 9, 10), seed=2)
     out = tmp_path / "run"

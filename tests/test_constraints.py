@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ctcocr.charset import Charset
-from ctcocr.decoding import DecodeOptions, decode, read_lexicon
-from ctcocr.errors import CharsetError, ConfigError, DataError
-from ctcocr.pattern import compile_pattern
+from ctcocr.core.charset import Charset
+from ctcocr.core.errors import CharsetError, ConfigError, DataError
+from ctcocr.decoding.decoder import DecodeOptions, decode, read_lexicon
+from ctcocr.decoding.pattern import compile_pattern
 
 CHARSET = Charset("0123456789ABC")
 PATTERNS = [r"[A-C]{2}\d{3}", r"\d+", r"(AB|C)\d?", r"A?B*C{1,2}", r"[^0-5]{2,4}", r"\d{2}-?"]

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from ctcocr.charset import Charset
-from ctcocr.decode import ctc_greedy_collapse, ctc_greedy_decode
-from ctcocr.errors import CharsetError
+from ctcocr.core.charset import Charset
+from ctcocr.core.errors import CharsetError
+from ctcocr.decoding.greedy import ctc_greedy_collapse, ctc_greedy_decode
 
 
 def test_repeats_without_blank_merge():

@@ -11,7 +11,7 @@ import re
 import shutil
 
 from ctcocr import Recognizer
-from ctcocr.decoding import DecodeOptions
+from ctcocr.decoding.decoder import DecodeOptions
 
 
 def test_predict_json_with_beam_and_constraints(cli, tiny_run, tiny_dataset, tmp_path):

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from ctcocr import Recognizer
-from ctcocr.distributed import Context, context_from_env, sampler
-from ctcocr.errors import ConfigError
-from ctcocr.runs import read_metrics
+from ctcocr.core.errors import ConfigError
+from ctcocr.core.run_folder import read_metrics
+from ctcocr.training.distributed import Context, context_from_env, sampler
 
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 
@@ -25,18 +25,18 @@ RANK_SCRIPT = textwrap.dedent(
     """
     import os, sys
     import torch
-    import ctcocr.train
-    from ctcocr.cli import main
+    import ctcocr.training.loop
+    from ctcocr.cli.main import main
 
     torch.set_num_threads(1)
     made = []
 
-    class Kept(ctcocr.train.Trainer):
+    class Kept(ctcocr.training.loop.Trainer):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    ctcocr.train.Trainer = Kept
+    ctcocr.training.loop.Trainer = Kept
     code = main(sys.argv[2:])
     state = made[0].network.state_dict()
     torch.save(state, os.path.join(sys.argv[1], f"rank{os.environ['RANK']}.pt"))

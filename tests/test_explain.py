@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from ctcocr import Recognizer
-from ctcocr.charset import Charset
-from ctcocr.decode import ctc_greedy_decode
-from ctcocr.explain import MAX_HEATMAP_ROWS, Explanation, explain, explanation_png
+from ctcocr.core.charset import Charset
+from ctcocr.decoding.greedy import ctc_greedy_decode
+from ctcocr.evaluation.explain import MAX_HEATMAP_ROWS, Explanation, explain, explanation_png
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_many_classes_keep_the_strongest_rows():
     png = explanation_png(view, truth="ABC", dpi=40)
     with Image.open(io.BytesIO(png)) as image:
         assert image.format == "PNG"
-    from ctcocr.explain import _heatmap_classes
+    from ctcocr.evaluation.explain import _heatmap_classes
 
     rows = _heatmap_classes(view)
     assert len(rows) == MAX_HEATMAP_ROWS and 0 in rows

@@ -10,11 +10,11 @@ import onnx
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from ctcocr.cli import main
-from ctcocr.images import preprocess_batch
-from ctcocr.onnx_backend import OnnxBackend
-from ctcocr.recognizer import Recognizer
-from ctcocr.runs import read_spec
+from ctcocr.cli.main import main
+from ctcocr.core.run_folder import read_spec
+from ctcocr.data.images import preprocess_batch
+from ctcocr.runtime.onnx_backend import OnnxBackend
+from ctcocr.runtime.recognizer import Recognizer
 
 FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0")
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
@@ -37,8 +37,8 @@ def test_export_reads_like_pytorch_at_every_batch_size(
     architecture, tiny_run, cnn_run, tiny_dataset, tmp_path
 ):
     run = tiny_run if architecture == "crnn" else cnn_run
-    from ctcocr.checkpoint import TorchBackend
-    from ctcocr.export import export_onnx
+    from ctcocr.export.onnx_export import export_onnx
+    from ctcocr.network.weights import TorchBackend
 
     out = export_onnx(run, tmp_path / "m.onnx").path
     onnx_backend, torch_backend = OnnxBackend(out), TorchBackend(run, read_spec(run))
@@ -91,7 +91,7 @@ def test_verify_float_export_passes_with_identical_predictions(cli, tiny_onnx, t
 def test_verify_fails_when_the_run_reads_differently(cli, tiny_run, tiny_dataset, tmp_path):
     import shutil
 
-    from ctcocr.export import export_onnx
+    from ctcocr.export.onnx_export import export_onnx
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)

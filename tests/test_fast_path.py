@@ -7,13 +7,13 @@ import torch
 from safetensors.torch import load_file
 
 from ctcocr import Recognizer
-from ctcocr.charset import Charset
-from ctcocr.config import ModelConfig, TrainConfig
-from ctcocr.data import read_samples
-from ctcocr.distributed import Context, wrap
-from ctcocr.images import PreprocessConfig
-from ctcocr.runs import RunSpec
-from ctcocr.train import TrainingData, _autocast, fit
+from ctcocr.core.charset import Charset
+from ctcocr.core.config import ModelConfig, TrainConfig
+from ctcocr.core.run_folder import RunSpec
+from ctcocr.data.images import PreprocessConfig
+from ctcocr.data.samples import read_samples
+from ctcocr.training.distributed import Context, wrap
+from ctcocr.training.loop import TrainingData, _autocast, fit
 
 TINY = ModelConfig("cnn", 16, widths=(8, 16, 16), depths=(1, 1, 1), features=16)
 

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from ctcocr.config import ModelConfig
-from ctcocr.errors import ConfigError
-from ctcocr.images import PreprocessConfig
-from ctcocr.model import Recognizer, ctc_loss
+from ctcocr.core.config import ModelConfig
+from ctcocr.core.errors import ConfigError
+from ctcocr.data.images import PreprocessConfig
+from ctcocr.network.model import Recognizer, ctc_loss
 
 
 @pytest.mark.parametrize("architecture", ["cnn", "crnn"])

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from ctcocr import Recognizer
-from ctcocr.errors import ModelFileError
-from ctcocr.onnx_backend import SHIPPED_MODEL
+from ctcocr.core.errors import ModelFileError
+from ctcocr.runtime.onnx_backend import SHIPPED_MODEL
 
 
 def _images(dataset: Path) -> list[Path]:
@@ -150,7 +150,7 @@ def test_predict_with_only_a_model_asks_for_images(cli, tiny_onnx):
 
 @shipped
 def test_shipped_model_reads_fresh_default_captchas():
-    from ctcocr.synth import CaptchaSynth, SynthConfig
+    from ctcocr.data.synth import CaptchaSynth, SynthConfig
 
     synth = CaptchaSynth(SynthConfig(), seed=2024)
     samples = [synth.sample(i) for i in range(40)]

@@ -1,4 +1,4 @@
-"""Tests of ctcocr.plots: training curves and prediction grids are written as valid PNGs."""
+"""Tests of ctcocr.training.curves: training curves and prediction grids are written as valid PNGs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from ctcocr.plots import plot_training_curves, prediction_grid
+from ctcocr.training.curves import plot_training_curves, prediction_grid
 
 
 def _write_metrics(path: Path) -> Path:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ctcocr.config import TrainConfig
-from ctcocr.data import Sample
-from ctcocr.errors import ConfigError
-from ctcocr.rare import rare_note, repeat_factors, repeat_rare
+from ctcocr.core.config import TrainConfig
+from ctcocr.core.errors import ConfigError
+from ctcocr.data.rare import rare_note, repeat_factors, repeat_rare
+from ctcocr.data.samples import Sample
 
 
 def plates(common: int = 96, rare: int = 4) -> list[Sample]:

@@ -11,13 +11,13 @@ import pytest
 from safetensors.torch import load_file
 from test_bad_input import FAST, SMALL_MODEL, assert_fails, read_labels
 
-from ctcocr.charset import Charset
-from ctcocr.config import ModelConfig, TrainConfig
-from ctcocr.data import Sample, read_samples
-from ctcocr.decode import Prediction
-from ctcocr.evaluate import Scores, evaluate_samples
-from ctcocr.images import PreprocessConfig
-from ctcocr.runs import RunSpec, read_metrics
+from ctcocr.core.charset import Charset
+from ctcocr.core.config import ModelConfig, TrainConfig
+from ctcocr.core.run_folder import RunSpec, read_metrics
+from ctcocr.data.images import PreprocessConfig
+from ctcocr.data.samples import Sample, read_samples
+from ctcocr.decoding.greedy import Prediction
+from ctcocr.evaluation.scores import Scores, evaluate_samples
 
 
 def copy_images(tiny_dataset: Path, folder: Path, count: int) -> list[tuple[str, str]]:
@@ -159,9 +159,9 @@ def test_ignore_case_scores_predictions_in_lower_case():
 
 
 def test_init_keeps_the_rows_of_shared_characters(cli, tiny_run, tiny_dataset, tmp_path):
-    from ctcocr.checkpoint import build_network
-    from ctcocr.finetune import load_initial_weights
-    from ctcocr.runs import read_spec
+    from ctcocr.core.run_folder import read_spec
+    from ctcocr.network.weights import build_network
+    from ctcocr.training.finetune import load_initial_weights
 
     old_spec = read_spec(tiny_run)
     old = load_file(str(tiny_run / "model.safetensors"))
@@ -209,13 +209,11 @@ def test_init_must_be_a_run(cli, tiny_dataset, tmp_path):
 
 
 def test_patience_stops_and_keeps_the_best(tiny_dataset, tmp_path, monkeypatch, one_torch_thread):
-    from ctcocr import train
+    from ctcocr.training import loop
 
     # Validation that improves for two epochs, then gets worse: patience 2 stops at epoch 4.
     accuracies = iter([0.2, 0.5, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4])
-    monkeypatch.setattr(
-        train, "validate", lambda *args: (1.0, Scores(8, next(accuracies), 0.5, {}))
-    )
+    monkeypatch.setattr(loop, "validate", lambda *args: (1.0, Scores(8, next(accuracies), 0.5, {})))
     samples = read_samples(tiny_dataset)[:16]
     spec = RunSpec(
         Charset.from_labels(s.label for s in samples),
@@ -224,8 +222,8 @@ def test_patience_stops_and_keeps_the_best(tiny_dataset, tmp_path, monkeypatch, 
     )
     config = TrainConfig(epochs=8, batch_size=8, workers=0, patience=2)
     lines: list[str] = []
-    data = train.TrainingData(val=samples, train=samples)
-    progress = train.fit(tmp_path, spec, data, config, log=lines.append)
+    data = loop.TrainingData(val=samples, train=samples)
+    progress = loop.fit(tmp_path, spec, data, config, log=lines.append)
     assert progress.epoch == 4 and progress.best_epoch == 2
     assert progress.best_accuracy == 0.5
     assert len(read_metrics(tmp_path)) == 4
@@ -233,7 +231,7 @@ def test_patience_stops_and_keeps_the_best(tiny_dataset, tmp_path, monkeypatch, 
 
 
 def test_equal_accuracy_with_lower_loss_counts_as_better(tiny_dataset, tmp_path, monkeypatch):
-    from ctcocr import train
+    from ctcocr.training import loop
 
     results = iter([(2.0, 1.0), (1.0, 1.0), (1.5, 1.0)])  # (val loss, accuracy)
 
@@ -241,7 +239,7 @@ def test_equal_accuracy_with_lower_loss_counts_as_better(tiny_dataset, tmp_path,
         loss, accuracy = next(results)
         return loss, Scores(8, accuracy, 1.0, {})
 
-    monkeypatch.setattr(train, "validate", validate)
+    monkeypatch.setattr(loop, "validate", validate)
     samples = read_samples(tiny_dataset)[:8]
     spec = RunSpec(
         Charset.from_labels(s.label for s in samples),
@@ -249,8 +247,8 @@ def test_equal_accuracy_with_lower_loss_counts_as_better(tiny_dataset, tmp_path,
         ModelConfig("cnn", 16, widths=(8, 8, 8), depths=(1, 1, 1), features=8),
     )
     config = TrainConfig(epochs=3, batch_size=8, workers=0)
-    data = train.TrainingData(val=samples, train=samples)
-    assert train.fit(tmp_path, spec, data, config, log=lambda _: None).best_epoch == 2
+    data = loop.TrainingData(val=samples, train=samples)
+    assert loop.fit(tmp_path, spec, data, config, log=lambda _: None).best_epoch == 2
 
 
 def test_augment_flag_is_refused_for_synthetic(cli, tmp_path):
@@ -293,8 +291,8 @@ REAL = REAL if REAL.is_dir() else Path("/work/shared/datasets")
     ],
 )
 def test_real_set_reads_and_preprocesses(name, length):
-    from ctcocr.augment import AugmentConfig, augment
-    from ctcocr.images import load_image, preprocess
+    from ctcocr.data.augment import AugmentConfig, augment
+    from ctcocr.data.images import load_image, preprocess
 
     test_csv = REAL / name / "test.csv"
     if not test_csv.is_file():

@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from ctcocr.confusions import align, count_confusions
-from ctcocr.evaluate import edit_distance
-from ctcocr.report import reliability
+from ctcocr.evaluation.confusions import align, count_confusions
+from ctcocr.evaluation.report import reliability
+from ctcocr.evaluation.scores import edit_distance
 
 SECTIONS = {"summary", "per-length", "confusions", "calibration", "failures", "model"}
 
@@ -50,7 +50,7 @@ def report(tiny_run: Path, tiny_dataset: Path, tmp_path_factory) -> tuple[Path, 
     """(report folder, evaluate --report --json output, plain evaluate --json output)."""
     from contextlib import redirect_stdout
 
-    from ctcocr.cli import main
+    from ctcocr.cli.main import main
 
     folder = tmp_path_factory.mktemp("report")
     outputs = []
@@ -73,8 +73,8 @@ def test_report_metrics_agree_with_evaluate_json(report):
 
 
 def test_report_metrics_are_consistent(report, tiny_run):
-    from ctcocr.checkpoint import load_network
-    from ctcocr.model import count_parameters
+    from ctcocr.network.model import count_parameters
+    from ctcocr.network.weights import load_network
 
     metrics = report[0] / "metrics.json"
     m = json.loads(metrics.read_text(encoding="utf-8"))
@@ -153,7 +153,7 @@ def test_reliability_bins_cover_zero_to_one():
 
 
 def test_report_of_a_perfect_reading_says_so(report):
-    from ctcocr.report_html import render
+    from ctcocr.evaluation.report_html import render
 
     m = json.loads((report[0] / "metrics.json").read_text(encoding="utf-8"))
     m.update(sequence_accuracy=1.0, character_accuracy=1.0, errors=[], confusions=[])

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from ctcocr import Recognizer
-from ctcocr.images import MAX_PIXELS
-from ctcocr.onnx_backend import SHIPPED_MODEL
-from ctcocr.serve import MAX_BATCH, create_app
+from ctcocr.data.images import MAX_PIXELS
+from ctcocr.runtime.onnx_backend import SHIPPED_MODEL
+from ctcocr.serve.app import MAX_BATCH, create_app
 
 LIMIT = 200_000
 
@@ -199,9 +199,9 @@ def test_serve_without_a_model_uses_the_shipped_one():
 
 
 def test_load_image_error_types_pick_the_status(tiny_dataset):
-    from ctcocr.errors import ImageError, ImageTooLargeError, NotAnImageError
-    from ctcocr.images import load_image
-    from ctcocr.serve_requests import status_of
+    from ctcocr.core.errors import ImageError, ImageTooLargeError, NotAnImageError
+    from ctcocr.data.images import load_image
+    from ctcocr.serve.request_images import status_of
 
     side = int(MAX_PIXELS**0.5) + 10
     cases = [
@@ -217,7 +217,7 @@ def test_load_image_error_types_pick_the_status(tiny_dataset):
 
 
 def test_decoding_options_as_json_and_query(client, reader, tiny_dataset):
-    from ctcocr.decoding import DecodeOptions
+    from ctcocr.decoding.decoder import DecodeOptions
 
     data = _png(tiny_dataset, 3)
     options = DecodeOptions(beam=4, length=(2, 3))

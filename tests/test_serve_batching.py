@@ -8,8 +8,8 @@ import pytest
 from fastapi import HTTPException
 
 from ctcocr import DecodeOptions, Recognizer
-from ctcocr.serve_batching import Batcher
-from ctcocr.synth import png_samples
+from ctcocr.data.synth import png_samples
+from ctcocr.serve.batching import Batcher
 
 
 @pytest.fixture(scope="module")

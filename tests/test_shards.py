@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from ctcocr import Recognizer
-from ctcocr.distributed import Context
-from ctcocr.errors import DataError, ImageError
-from ctcocr.images import PreprocessConfig, preprocess
-from ctcocr.packing import open_shards, read_shard
-from ctcocr.runs import read_spec
-from ctcocr.shards import ShardStream
+from ctcocr.core.errors import DataError, ImageError
+from ctcocr.core.run_folder import read_spec
+from ctcocr.data.images import PreprocessConfig, preprocess
+from ctcocr.data.packing import open_shards, read_shard
+from ctcocr.training.distributed import Context
+from ctcocr.training.shards import ShardStream
 
 FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0")
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
@@ -24,7 +24,7 @@ SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory, tiny_dataset):
-    from ctcocr.packing import pack
+    from ctcocr.data.packing import pack
 
     out = tmp_path_factory.mktemp("packed") / "shards"
     pack(tiny_dataset, out, shard_size=20)
@@ -54,7 +54,7 @@ def test_pack_lists_bad_images_and_skips_them_when_asked(tiny_dataset, tmp_path,
 
 
 def test_stream_reads_each_image_once_per_epoch_across_ranks(tiny_dataset, tmp_path):
-    from ctcocr.packing import pack
+    from ctcocr.data.packing import pack
 
     pack(tiny_dataset, tmp_path / "even", shard_size=12)  # 4 shards, 2 per rank
     shards = open_shards(tmp_path / "even")
@@ -128,7 +128,7 @@ def test_a_bad_image_in_a_shard_is_named_in_one_line(packed, tmp_path, cli):
 
 
 def test_one_shard_without_val_says_what_to_do(tiny_dataset, tmp_path, cli):
-    from ctcocr.packing import pack
+    from ctcocr.data.packing import pack
 
     pack(tiny_dataset, tmp_path / "one", shard_size=100)
     result = cli("train", tmp_path / "one", "--out", tmp_path / "r", *FAST)

@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 
 from ctcocr import Recognizer
-from ctcocr.charset import Charset
-from ctcocr.config import ModelConfig, TrainConfig
-from ctcocr.data import read_samples
-from ctcocr.images import PreprocessConfig
-from ctcocr.runs import read_metrics, read_spec
-from ctcocr.synth import SynthConfig, write_dataset
-from ctcocr.train import TrainingData, fit, learning_rate
+from ctcocr.core.charset import Charset
+from ctcocr.core.config import ModelConfig, TrainConfig
+from ctcocr.core.run_folder import read_metrics, read_spec
+from ctcocr.data.images import PreprocessConfig
+from ctcocr.data.samples import read_samples
+from ctcocr.data.synth import SynthConfig, write_dataset
+from ctcocr.training.loop import TrainingData, fit, learning_rate
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def easy_set(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("architecture", ["crnn", "cnn"])
 def test_overfits_32_images_and_reads_them_back(easy_set, tmp_path, architecture):
-    from ctcocr.runs import RunSpec
+    from ctcocr.core.run_folder import RunSpec
 
     samples = read_samples(easy_set)
     preprocess = PreprocessConfig(64, 32, 1)
@@ -49,7 +49,7 @@ def test_overfits_32_images_and_reads_them_back(easy_set, tmp_path, architecture
 def test_same_seed_same_weights_on_cpu(easy_set, tmp_path):
     from safetensors.torch import load_file
 
-    from ctcocr.runs import RunSpec
+    from ctcocr.core.run_folder import RunSpec
 
     samples = read_samples(easy_set)
     spec = RunSpec(
@@ -77,8 +77,8 @@ def test_schedule_warms_up_then_anneals():
 def test_fresh_network_starts_at_the_blank_rate_ctc_settles_on(architecture):
     import torch
 
-    from ctcocr.model import Recognizer as Network
-    from ctcocr.model import set_blank_prior
+    from ctcocr.network.model import Recognizer as Network
+    from ctcocr.network.model import set_blank_prior
 
     torch.manual_seed(0)
     network = Network(ModelConfig(architecture), PreprocessConfig(), num_classes=20).eval()

@@ -5,11 +5,10 @@
 Prediction(text='7K3QX', confidence=0.998, char_confidences=(...), rejected=False, candidates=())
 """
 
-__version__ = "0.1.0"
-
-from ctcocr.decode import Prediction
-from ctcocr.decoding import DecodeOptions
-from ctcocr.errors import CtcocrError
-from ctcocr.recognizer import Recognizer
+from ctcocr.core.errors import CtcocrError
+from ctcocr.core.version import __version__
+from ctcocr.decoding.decoder import DecodeOptions
+from ctcocr.decoding.greedy import Prediction
+from ctcocr.runtime.recognizer import Recognizer
 
 __all__ = ["CtcocrError", "DecodeOptions", "Prediction", "Recognizer", "__version__"]

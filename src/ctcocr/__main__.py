@@ -1,5 +1,5 @@
 import sys
 
-from ctcocr.cli import main
+from ctcocr.cli.main import main
 
 sys.exit(main())

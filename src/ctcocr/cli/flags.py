@@ -1,0 +1,106 @@
+"""Flags and arguments that several `ctcocr` subcommands share, and turning them into the
+package's config objects (the flags come from the config dataclasses' fields)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ctcocr.core.config_flags import parse_range, parse_size
+from ctcocr.core.errors import DataError
+from ctcocr.data.images import IMAGE_SUFFIXES
+from ctcocr.data.samples import image_files
+
+if TYPE_CHECKING:
+    from ctcocr.data.synth import SynthConfig
+    from ctcocr.decoding.decoder import DecodeOptions
+
+
+def synth_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--length", type=parse_range, default=(4, 6), help="text length A-B")
+    parser.add_argument("--charset", help="characters (synth default: digits + upper case)")
+    parser.add_argument("--size", type=parse_size, default=(128, 64), help="image size WxH")
+
+
+def training_flags(parser: argparse.ArgumentParser, with_model: bool = True) -> None:
+    """What train reads: the data, its preprocessing, the model and training configuration."""
+    from ctcocr.core.config import ModelConfig, TrainConfig
+    from ctcocr.core.config_flags import add_fields
+    from ctcocr.data.samples import DEFAULT_LABEL_PATTERN
+
+    parser.add_argument(
+        "data", type=Path, nargs="?", help="dataset folder, CSV, image folder, or packed shards"
+    )
+    parser.add_argument("--synthetic", action="store_true", help="train on endless CAPTCHAs")
+    parser.add_argument("--val", type=Path, help="validation data (default: hold out a share)")
+    parser.add_argument(
+        "--label-pattern",
+        default=DEFAULT_LABEL_PATTERN,
+        help="regex with (?P<label>...) for label-named image files",
+    )
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=1, help="1 gray, 3 RGB")
+    parser.add_argument(
+        "--resize",
+        choices=("stretch", "pad"),
+        default="stretch",
+        help="how images meet the input size",
+    )
+    synth_flags(parser)
+    skip = frozenset() if with_model else frozenset({"architecture"})
+    add_fields(parser, ModelConfig, skip=skip, rename={"architecture": "model"})
+    add_fields(parser, TrainConfig)
+
+
+def synth_config(args: argparse.Namespace) -> SynthConfig:
+    from ctcocr.data.synth import SynthConfig
+
+    extra = {"charset": args.charset} if args.charset else {}
+    (low, high), (width, height) = args.length, args.size
+    return SynthConfig(width=width, height=height, min_length=low, max_length=high, **extra)
+
+
+def decode_flags(parser: argparse.ArgumentParser) -> None:
+    from ctcocr.core.config_flags import add_fields
+    from ctcocr.decoding.decoder import DecodeOptions
+
+    add_fields(parser, DecodeOptions, types={"length": parse_range, "lexicon": Path})
+
+
+def decode_options(args: argparse.Namespace) -> DecodeOptions:
+    from ctcocr.core.config_flags import from_args
+    from ctcocr.decoding.decoder import DecodeOptions, read_lexicon
+
+    lexicon = read_lexicon(args.lexicon) if args.lexicon is not None else None
+    return from_args(DecodeOptions, args, lexicon=lexicon)
+
+
+def split_model(paths: list[Path]) -> tuple[Path | None, list[Path]]:
+    """`predict [MODEL] IMAGE...`: the first of several paths is the model unless it is an
+    image or a folder of images; a lone path is read with the shipped model."""
+    first = paths[0]
+    is_run = first.is_dir() and (first / "config.json").is_file()
+    if len(paths) == 1:
+        if is_run or first.suffix.lower() == ".onnx":
+            raise DataError(f"{first} is a model: name the images to read after it")
+        return None, paths
+    images_folder = first.is_dir() and not is_run and bool(image_files(first))
+    if images_folder or first.suffix.lower() in IMAGE_SUFFIXES:
+        return None, paths
+    return first, paths[1:]
+
+
+def image_paths(inputs: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found = image_files(item)
+            if not found:
+                raise DataError(f"{item}: no images in this folder")
+            files += found
+        elif item.exists():
+            files.append(item)
+        else:
+            raise DataError(f"{item}: no such file or folder")
+    return files

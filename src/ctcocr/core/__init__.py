@@ -1,0 +1,4 @@
+"""The foundation: errors, the charset, the configuration dataclasses, run folders, the version.
+
+Imports nothing else of ctcocr.
+"""

@@ -1,0 +1,80 @@
+"""The mapping between characters and class indices. Index 0 is the CTC blank.
+
+>>> cs = Charset("0123456789")
+>>> cs.encode("42")
+[5, 3]
+>>> cs.decode([5, 3])
+'42'
+"""
+
+from __future__ import annotations
+
+import string
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ctcocr.core.errors import CharsetError
+
+BLANK = 0
+DEFAULT_CHARSET = string.digits + string.ascii_uppercase
+
+
+@dataclass(frozen=True)
+class Charset:
+    """An ordered set of distinct characters; class `i + 1` is `chars[i]`, class 0 is blank."""
+
+    chars: str
+
+    def __post_init__(self) -> None:
+        if not self.chars:
+            raise CharsetError("the charset is empty: give at least one character")
+        repeated = sorted(c for c, n in Counter(self.chars).items() if n > 1)
+        if repeated:
+            raise CharsetError(
+                f"the charset {self.chars!r} repeats {''.join(repeated)!r}: "
+                "list each character once"
+            )
+
+    @classmethod
+    def from_labels(cls, labels: Iterable[str]) -> Charset:
+        """The sorted set of characters that occur in `labels`."""
+        chars = sorted(set().union(*(set(label) for label in labels)))
+        if not chars:
+            raise CharsetError("cannot infer a charset: the labels hold no characters")
+        return cls("".join(chars))
+
+    @property
+    def num_classes(self) -> int:
+        """Characters plus the blank."""
+        return len(self.chars) + 1
+
+    def encode(self, text: str) -> list[int]:
+        index = self._index
+        try:
+            return [index[c] for c in text]
+        except KeyError:
+            self.check(text)
+            raise
+
+    def decode(self, indices: Iterable[int]) -> str:
+        return "".join(self.chars[i - 1] for i in indices if i != BLANK)
+
+    def check(self, text: str, where: str = "") -> None:
+        """Raise CharsetError if `text` holds characters outside the charset."""
+        outside = sorted({c for c in text if c not in self._index})
+        if outside:
+            at = f" in {where}" if where else ""
+            raise CharsetError(
+                f"label {text!r}{at} has {''.join(outside)!r}, not in the charset {self.chars!r}: "
+                "add the characters to --charset, or fix the label"
+            )
+
+    @property
+    def _index(self) -> dict[str, int]:
+        # Cached on the frozen instance without breaking immutability for users.
+        cached = self.__dict__.get("_index_cache")
+        if cached is None:
+            cached = {c: i + 1 for i, c in enumerate(self.chars)}
+            object.__setattr__(self, "_index_cache", cached)
+        return cached

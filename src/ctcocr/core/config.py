@@ -1,0 +1,167 @@
+"""Configuration: one frozen dataclass per concern, the single source of truth.
+
+The CLI derives its flags from these fields (`help` in each field's metadata), and a run's
+config.json stores them, so that a saved model rebuilds itself. No torch here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ctcocr.core.errors import ConfigError
+
+Architecture = Literal["cnn", "crnn"]
+DEFAULT_EPOCHS = 30
+DEFAULT_MIN_STEPS = 3000
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network's shape. Saved in config.json so that a run rebuilds its own model."""
+
+    architecture: Architecture = field(
+        default="crnn", metadata=_help("cnn: CNN + per-column classifier; crnn: CNN + BiLSTM")
+    )
+    time_steps: int = field(
+        default=32,
+        metadata=_help(
+            "T, output columns; needs T >= 2 * longest label + 1 (default: 32, or "
+            "the smallest width / 2**n that fits the labels)"
+        ),
+    )
+    widths: tuple[int, ...] = field(
+        default=(16, 32, 64, 128), metadata=_help("channels of each CNN stage")
+    )
+    depths: tuple[int, ...] = field(
+        default=(1, 1, 1, 1), metadata=_help("conv layers in each CNN stage")
+    )
+    features: int = field(default=256, metadata=_help("channels per time step"))
+    hidden: int = field(default=128, metadata=_help("BiLSTM units per direction (crnn)"))
+    dropout: float = field(default=0.1, metadata=_help("dropout before the classifier"))
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ("cnn", "crnn"):
+            raise ConfigError(f"model {self.architecture!r}: use 'cnn' or 'crnn'")
+        if len(self.widths) != len(self.depths) or not self.widths:
+            raise ConfigError(
+                f"widths {self.widths} and depths {self.depths} must be non-empty and equally long"
+            )
+        if self.time_steps < 3:
+            raise ConfigError(f"time_steps={self.time_steps}: use at least 3")
+
+    def max_label_length(self) -> int:
+        """The longest label CTC can align with T steps: T >= 2L + 1."""
+        return (self.time_steps - 1) // 2
+
+    def width_halvings(self, input_width: int) -> int:
+        """How many times the CNN halves the width, so that input_width / 2**n == time_steps."""
+        ratio = input_width / self.time_steps
+        halvings = round(math.log2(ratio)) if ratio >= 2 else -1
+        limit = len(self.widths) + 1
+        if halvings < 1 or 2**halvings != ratio or halvings > limit:
+            choices = ", ".join(str(input_width // 2**k) for k in range(1, limit + 1))
+            raise ConfigError(
+                f"input width {input_width} and time_steps {self.time_steps} do not fit: "
+                f"width / time_steps must be a power of two from 2 to {2**limit} "
+                f"(for width {input_width}, use --time-steps {choices})"
+            )
+        return halvings
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. Saved in config.json beside the model for the record."""
+
+    epochs: int | None = field(
+        default=None,
+        metadata=_help("passes over the data (default without --max-minutes: 30, >= 3000 steps)"),
+    )
+    max_minutes: float | None = field(
+        default=None, metadata=_help("stop after this much wall time, keeping the best model")
+    )
+    batch_size: int = field(default=64, metadata=_help("images per step"))
+    lr: float = field(default=2e-3, metadata=_help("peak learning rate (AdamW)"))
+    weight_decay: float = field(default=0.01, metadata=_help("AdamW weight decay"))
+    schedule: Literal["onecycle", "cosine"] = field(
+        default="onecycle", metadata=_help("onecycle: warm up then anneal; cosine: anneal only")
+    )
+    seed: int = field(default=0, metadata=_help("seed for weights, shuffling and synthesis"))
+    val_fraction: float = field(
+        default=0.1, metadata=_help("share held out for validation when --val is not given")
+    )
+    epoch_size: int = field(
+        default=10_000, metadata=_help("images per epoch when training on --synthetic data")
+    )
+    synthetic_reuse: int = field(
+        default=4, metadata=_help("times each synthetic image is used (drawing one costs a step)")
+    )
+    val_size: int = field(
+        default=1000, metadata=_help("validation images generated for --synthetic data")
+    )
+    workers: int = field(
+        default=-1, metadata=_help("data loader processes; -1 picks from the CPU count")
+    )
+    skip_bad: bool = field(
+        default=False, metadata=_help("train on the readable images, skipping bad ones")
+    )
+    device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
+    amp: bool = field(
+        default=False,
+        metadata=_help("on CUDA, bf16 (else fp16) autocast: faster for wide networks, batch 512+"),
+    )
+    tensorboard: bool = field(
+        default=False, metadata=_help("also log scalars to RUN/tensorboard (needs tensorboard)")
+    )
+    compile: bool = field(
+        default=False, metadata=_help("torch.compile the network: a slow start, faster steps")
+    )
+    patience: int | None = field(
+        default=None,
+        metadata=_help("stop after this many epochs without a better validation (default: off)"),
+    )
+    repeat_rare: float = field(
+        default=0.05,
+        metadata=_help(
+            "repeat images whose characters are in fewer than this share of the training "
+            "images, by sqrt(this / share) (rare.py); 0: off"
+        ),
+    )
+    augment: bool | None = field(
+        default=None,
+        metadata=_help("augment training images (default: on for image files, off for synthetic)"),
+    )
+    augment_strength: float = field(
+        default=1.0, metadata=_help("scale of every augmentation range and probability")
+    )
+    ignore_case: bool = field(
+        default=False, metadata=_help("lower-case every label (for sets that disagree on case)")
+    )
+
+    def __post_init__(self) -> None:
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError(f"epochs={self.epochs}: use at least 1")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ConfigError(f"max_minutes={self.max_minutes}: use a positive number")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size={self.batch_size}: use at least 1")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"patience={self.patience}: use at least 1 epoch")
+        if not 0 <= self.repeat_rare < 1:
+            raise ConfigError(f"repeat_rare={self.repeat_rare}: use a share from 0 (off) to 1")
+        if self.augment_strength < 0:
+            raise ConfigError(f"augment_strength={self.augment_strength}: use 0 or more")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"val_fraction={self.val_fraction}: use a share between 0 and 1")
+
+    def limits(self, steps_per_epoch: int) -> tuple[int | None, float | None]:
+        """(epochs, minutes). With neither given: 30 epochs, and at least 3,000 steps, so that
+        a small dataset still gets enough updates."""
+        if self.epochs is None and self.max_minutes is None:
+            return max(DEFAULT_EPOCHS, math.ceil(DEFAULT_MIN_STEPS / max(1, steps_per_epoch))), None
+        return self.epochs, self.max_minutes

@@ -1,0 +1,97 @@
+"""CTC decoding in numpy: no torch, so the same code serves training and torch-free inference.
+
+Greedy decoding, as the course describes it: take the best class at each time step, merge
+repeats, drop blanks. `1 1 - 1` reads "11"; `1 1 1` reads "1".
+
+>>> ctc_greedy_collapse([0, 3, 3, 0, 3, 5, 0])
+[3, 3, 5]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ctcocr.core.charset import BLANK, Charset
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a recognizer read in one image.
+
+    `confidence` is the probability of the text: greedy decoding gives that of the best CTC
+    path (the product over time steps of the winning class's probability), beam search the
+    sum over all the text's paths. `char_confidences` holds, for each output character, the
+    highest probability among the time steps that emitted it. `rejected` is True when the
+    confidence is below the `min_confidence` asked for, or when no text meets the decoding
+    constraints (then `text` is empty and `confidence` 0). A beam search fills `candidates`:
+    the best texts with their probabilities, most probable first.
+    """
+
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...] = ()
+    rejected: bool = False
+    candidates: tuple[tuple[str, float], ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "text": self.text,
+            "confidence": self.confidence,
+            "char_confidences": list(self.char_confidences),
+            "rejected": self.rejected,
+        }
+        if self.candidates:
+            data["candidates"] = [{"text": t, "probability": p} for t, p in self.candidates]
+        return data
+
+
+def ctc_greedy_collapse(best_path: Sequence[int]) -> list[int]:
+    """Merge repeated classes, then drop blanks."""
+    out: list[int] = []
+    previous = BLANK
+    for index in best_path:
+        if index != previous and index != BLANK:
+            out.append(int(index))
+        previous = index
+    return out
+
+
+def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def ctc_greedy_decode(logits: np.ndarray, charset: Charset) -> list[Prediction]:
+    """Logits (B, T, C) -> one Prediction per batch item."""
+    if logits.ndim != 3:
+        raise ValueError(f"expected logits of shape (B, T, C), got {logits.shape}")
+    log_probs = log_softmax(logits.astype(np.float32))
+    best = log_probs.argmax(axis=-1)  # (B, T)
+    best_log_prob = np.take_along_axis(log_probs, best[..., None], axis=-1)[..., 0]  # (B, T)
+    return [
+        _decode_one(path, step_log_probs, charset)
+        for path, step_log_probs in zip(best, best_log_prob, strict=True)
+    ]
+
+
+def _decode_one(path: np.ndarray, step_log_probs: np.ndarray, charset: Charset) -> Prediction:
+    step_probs = np.exp(step_log_probs)
+    indices: list[int] = []
+    char_confidences: list[float] = []
+    previous = BLANK
+    for index, prob in zip(path.tolist(), step_probs.tolist(), strict=True):
+        if index != BLANK:
+            if index != previous:
+                indices.append(index)
+                char_confidences.append(prob)
+            else:  # the same character held over several steps: keep its best step
+                char_confidences[-1] = max(char_confidences[-1], prob)
+        previous = index
+    return Prediction(
+        text=charset.decode(indices),
+        confidence=float(np.exp(step_log_probs.sum())),
+        char_confidences=tuple(round(c, 6) for c in char_confidences),
+    )

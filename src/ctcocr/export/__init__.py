@@ -1,0 +1,1 @@
+"""ONNX export, quantisation and verification against the PyTorch run."""

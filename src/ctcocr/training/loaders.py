@@ -1,0 +1,95 @@
+"""The DataLoaders training reads: files (augmented in the workers), the endless synthetic
+stream, or WebDataset shards; split between ranks under torchrun."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ctcocr.core.config import TrainConfig
+from ctcocr.core.run_folder import RunSpec
+from ctcocr.data.augment import AugmentConfig
+from ctcocr.data.packing import ShardSet
+from ctcocr.data.rare import repeat_rare
+from ctcocr.data.samples import Sample
+from ctcocr.data.synth import SynthConfig
+from ctcocr.training import distributed
+from ctcocr.training.datasets import ImageDataset, SyntheticStream, collate
+from ctcocr.training.distributed import Context
+from ctcocr.training.shards import ShardStream
+
+ONE_PROCESS = Context()
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Labelled files, a synthetic stream or packed shards for training; a fixed validation set."""
+
+    val: list[Sample] | Dataset
+    train: list[Sample] | None = None
+    synth: SynthConfig | None = None
+    shards: ShardSet | None = None
+    augmentation: AugmentConfig | None = None  # for the training files only
+
+
+def make_loader(
+    dataset: list[Sample] | Dataset,
+    spec: RunSpec,
+    config: TrainConfig,
+    shuffle: bool,
+    workers: int,
+    epoch: int = 0,
+    ranks: Context = ONE_PROCESS,
+    augmentation: AugmentConfig | None = None,
+) -> DataLoader:
+    if isinstance(dataset, list):
+        dataset = ImageDataset(dataset, spec.preprocess, augmentation, config.seed, epoch)
+    split = distributed.sampler(dataset, ranks, shuffle, config.seed, epoch)  # None: one process
+    shuffle_here = shuffle and split is None
+    generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=shuffle_here,
+        sampler=split,
+        generator=generator if shuffle_here else None,
+        num_workers=workers,
+        collate_fn=partial(collate, charset=spec.charset),
+        pin_memory=torch.cuda.is_available(),  # with non_blocking copies in the loop
+        drop_last=shuffle and len(dataset if split is None else split) > config.batch_size,  # type: ignore[arg-type]
+    )
+
+
+def epoch_loader(
+    data: TrainingData, spec: RunSpec, config: TrainConfig, epoch: int, ranks: Context
+) -> DataLoader:
+    workers = config.workers if config.workers >= 0 else ranks.loader_workers()
+    if data.synth is not None:
+        stream = SyntheticStream(
+            data.synth,
+            spec.preprocess,
+            ranks.stream_seed(config.seed),  # every rank draws other images
+            epoch,
+            ranks.share(config.epoch_size),
+            config.synthetic_reuse,
+        )
+        return make_loader(stream, spec, config, shuffle=False, workers=workers)
+    if data.shards is not None:
+        shards = ShardStream(
+            data.shards, spec.preprocess, config.seed, epoch, ranks, config.skip_bad
+        )
+        return make_loader(shards, spec, config, shuffle=False, workers=workers)
+    assert data.train is not None
+    return make_loader(
+        repeat_rare(data.train, config.repeat_rare, config.seed, epoch),
+        spec,
+        config,
+        shuffle=True,
+        workers=workers,
+        epoch=epoch,
+        ranks=ranks,
+        augmentation=data.augmentation,
+    )

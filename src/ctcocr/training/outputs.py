@@ -1,0 +1,105 @@
+"""What training writes and says each epoch: the metrics record, the log line, the run
+folder's files (best weights, resume state, metrics, curves), and the confidence temperature
+fitted at the end."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ctcocr.core.run_folder import CURVES, METRICS, RunSpec, append_metrics
+from ctcocr.evaluation.calibration import calibrate_logits, save_temperature
+from ctcocr.evaluation.scores import Scores
+from ctcocr.network.weights import load_network, save_resume_state, save_weights
+
+if TYPE_CHECKING:
+    from ctcocr.training.loop import Progress, Trainer
+
+Log = Callable[[str], None]
+CURVE_INTERVAL_S = 30.0
+
+
+def print_line(line: str) -> None:
+    """The default log: one line, flushed, so that `ctcocr train | tee` shows it at once."""
+    print(line, flush=True)
+
+
+def silent(line: str) -> None:
+    """The log of ranks other than 0."""
+
+
+def save_epoch(
+    run_dir: Path, trainer: Trainer, record: dict[str, Any], improved: bool, last_drawn: float
+) -> float:
+    """Best weights, resume state, metrics, and the curves now and then -> when last drawn."""
+    if improved:
+        save_weights(run_dir, trainer.network)
+    save_resume_state(run_dir, trainer.state())
+    append_metrics(run_dir, record)
+    if time.monotonic() - last_drawn > CURVE_INTERVAL_S:  # drawing costs ~0.5 s
+        draw_curves(run_dir)
+        return time.monotonic()
+    return last_drawn
+
+
+@torch.no_grad()
+def fit_temperature(
+    run_dir: Path, spec: RunSpec, loader: DataLoader, device: torch.device, log: Log
+) -> None:
+    """Once the best weights are final: fit the confidence temperature on validation logits
+    and store it in config.json (see calibration.py)."""
+    network, _ = load_network(run_dir, spec)
+    network.to(device)
+    logits, labels = [], []
+    for images, _, _, batch_labels in loader:
+        logits.append(network(images.to(device)).float().cpu().numpy())  # (B, T, C)
+        labels += batch_labels
+    fit = calibrate_logits(np.concatenate(logits), labels, spec.charset)
+    save_temperature(run_dir, spec, fit.temperature)
+    log(
+        f"confidence temperature {fit.temperature:.3g} on {fit.count} validation images: "
+        f"calibration error {fit.ece_before:.1%} -> {fit.ece_after:.1%}"
+    )
+
+
+def epoch_record(
+    progress: Progress,
+    train_loss: float,
+    val_loss: float,
+    scores: Scores,
+    optimizer: torch.optim.Optimizer,
+    images_per_s: float,
+) -> dict[str, Any]:
+    return {
+        "epoch": progress.epoch,
+        "step": progress.step,
+        "elapsed_s": round(progress.elapsed_s, 2),
+        "train_loss": round(train_loss, 5),
+        "val_loss": round(val_loss, 5),
+        "sequence_accuracy": scores.sequence_accuracy,
+        "character_accuracy": round(scores.character_accuracy, 5),
+        "lr": optimizer.param_groups[0]["lr"],
+        "images_per_s": round(images_per_s, 1),
+    }
+
+
+def epoch_line(record: dict[str, Any], improved: bool) -> str:
+    return (
+        f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  "
+        f"val loss {record['val_loss']:.4f}  "
+        f"seq acc {record['sequence_accuracy']:.2%}  char acc {record['character_accuracy']:.2%}  "
+        f"{record['images_per_s']:.0f} img/s  {record['elapsed_s'] / 60:.1f} min"
+        + ("  (best, saved)" if improved else "")
+    )
+
+
+def draw_curves(run_dir: Path) -> None:
+    from ctcocr.training.curves import plot_training_curves
+
+    plot_training_curves(run_dir / METRICS, run_dir / CURVES)

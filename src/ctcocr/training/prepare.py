@@ -1,0 +1,157 @@
+"""Turn what the user pointed at into checked training data and a RunSpec.
+
+Everything that can be wrong with the data is found here, before the first step: missing or
+empty paths, unreadable images, labels outside the charset, labels too long for T.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from ctcocr.core.charset import Charset
+from ctcocr.core.config import ModelConfig, TrainConfig
+from ctcocr.core.errors import ConfigError, DataError, LabelError
+from ctcocr.core.run_folder import RunSpec
+from ctcocr.data.augment import AugmentConfig
+from ctcocr.data.images import PreprocessConfig
+from ctcocr.data.samples import (
+    DEFAULT_LABEL_PATTERN,
+    Sample,
+    check_images,
+    check_labels,
+    duplicate_paths,
+    fold_case,
+    read_samples,
+    split,
+)
+from ctcocr.data.synth import SynthConfig
+from ctcocr.training.datasets import synthetic_set
+from ctcocr.training.loop import Log, TrainingData, print_line
+
+# The synthetic validation stream must never overlap the training stream's images.
+VALIDATION_SEED_OFFSET = 1_000_003
+
+
+def time_steps_for(model: ModelConfig, input_width: int, longest: int, asked: bool) -> ModelConfig:
+    """Keep the asked-for T if it fits the labels; else pick the smallest T this input width
+    allows that is at least 2L + 1 and at least the model's default (the measured best)."""
+    needed = 2 * longest + 1
+    if asked:
+        if model.time_steps < needed:
+            raise LabelError(
+                f"labels of up to {longest} characters need time_steps >= 2 * {longest} + 1 = "
+                f"{needed}, but --time-steps is {model.time_steps}: raise it (with a wider "
+                f"--size if needed) or shorten the labels"
+            )
+        return model
+    halvings = range(1, len(model.widths) + 2)
+    choices = [input_width // 2**k for k in halvings if input_width % 2**k == 0]
+    floor = min(max(needed, model.time_steps), max(choices))
+    fitting = [t for t in choices if t >= max(needed, floor)]
+    if not fitting:
+        raise LabelError(
+            f"labels of up to {longest} characters need {needed} time steps, more than "
+            f"input width {input_width} allows (at most {max(choices)}): use a wider --size"
+        )
+    return replace(model, time_steps=min(fitting))
+
+
+def file_data(
+    train_path: Path,
+    val_path: Path | None,
+    config: TrainConfig,
+    charset: str | None,
+    label_pattern: str = DEFAULT_LABEL_PATTERN,
+    log: Log = print_line,
+) -> tuple[list[Sample], list[Sample], Charset]:
+    """Read, split and check labelled files -> (train, val, charset)."""
+    train = _read(train_path, label_pattern, config.ignore_case, log)
+    val = _read(val_path, label_pattern, config.ignore_case, log) if val_path is not None else []
+    overlap = {s.path.resolve() for s in train} & {s.path.resolve() for s in val}
+    if overlap:
+        shown = ", ".join(sorted(str(p) for p in overlap)[:5])
+        log(
+            f"warning: {len(overlap)} image(s) are in both the training and validation data "
+            f"({shown}): validation accuracy will be optimistic"
+        )
+    # One check over both sets, so that every bad file is listed at once.
+    good, bad = check_images([*train, *val], config.skip_bad)
+    if bad:
+        log(f"skipped {len(bad)} unreadable image(s) (--skip-bad)")
+    kept = set(good)
+    train, val = [s for s in train if s in kept], [s for s in val if s in kept]
+    if val_path is None:
+        train, val = split(train, config.val_fraction, config.seed)
+        log(
+            f"no --val given: held out {len(val)} of {len(train) + len(val)} images "
+            f"(seed {config.seed}) for validation"
+        )
+    elif not val:
+        raise DataError(f"{val_path}: no readable validation images are left")
+    # Inferred from all the labels given, so a held-out split never meets an unknown character.
+    chars = Charset(charset) if charset else Charset.from_labels(s.label for s in [*train, *val])
+    return train, val, chars
+
+
+def _read(path: Path, label_pattern: str, ignore_case: bool, log: Log) -> list[Sample]:
+    """Samples of one data path, each path once (repeats are reported), labels folded if asked."""
+    samples, repeated = duplicate_paths(read_samples(path, label_pattern))
+    if repeated:
+        shown = ", ".join(str(p) for p in repeated[:5])
+        log(f"warning: {path}: {len(repeated)} duplicate path(s) listed again, used once: {shown}")
+    return fold_case(samples) if ignore_case else samples
+
+
+def augmentation_for(config: TrainConfig, synthetic: bool) -> AugmentConfig | None:
+    """On by default for image files; synthetic CAPTCHAs are varied already."""
+    if synthetic:
+        if config.augment:
+            raise ConfigError(
+                "--augment applies to image files; synthetic CAPTCHAs are drawn with random "
+                "warps already: drop --augment"
+            )
+        return None
+    if config.augment is False or config.augment_strength == 0:
+        return None
+    return AugmentConfig().scaled(config.augment_strength)
+
+
+def file_spec(
+    train: list[Sample],
+    val: list[Sample],
+    charset: Charset,
+    preprocess: PreprocessConfig,
+    model: ModelConfig,
+    time_steps_given: bool,
+) -> RunSpec:
+    longest = max(len(s.label) for s in [*train, *val])
+    model = time_steps_for(model, preprocess.width, max(1, longest), time_steps_given)
+    check_labels([*train, *val], charset, model.max_label_length())
+    return RunSpec(charset, preprocess, model)
+
+
+def synthetic_data(
+    synth: SynthConfig,
+    preprocess: PreprocessConfig,
+    model: ModelConfig,
+    config: TrainConfig,
+    time_steps_given: bool,
+) -> tuple[TrainingData, RunSpec]:
+    model = time_steps_for(model, preprocess.width, synth.max_length, time_steps_given)
+    val = synthetic_set(synth, preprocess, config.seed + VALIDATION_SEED_OFFSET, config.val_size)
+    spec = RunSpec(Charset(synth.charset), preprocess, model)
+    return TrainingData(val=val, synth=synth), spec
+
+
+def with_training_record(
+    spec: RunSpec,
+    config: TrainConfig,
+    data: dict[str, object],
+    augmentation: AugmentConfig | None = None,
+) -> RunSpec:
+    """The spec plus what it was trained with, for config.json."""
+    augmented = asdict(augmentation) if augmentation is not None else None
+    return replace(
+        spec, training={"config": asdict(config), "data": data, "augmentation": augmented}
+    )
