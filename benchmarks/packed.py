@@ -24,7 +24,7 @@ from pathlib import Path
 from torch.utils.data import DataLoader, Dataset
 
 from ctcocr.core.charset import DEFAULT_CHARSET, Charset
-from ctcocr.data.images import PreprocessConfig
+from ctcocr.core.config import PreprocessConfig
 from ctcocr.data.packing import open_shards
 from ctcocr.data.samples import read_samples
 from ctcocr.training.datasets import ImageDataset, collate

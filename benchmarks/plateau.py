@@ -19,15 +19,16 @@ from pathlib import Path
 import torch
 
 from ctcocr.core.charset import Charset
-from ctcocr.core.config import ModelConfig, TrainConfig
+from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
 from ctcocr.core.run_folder import RunSpec
 from ctcocr.data.augment import AugmentConfig
-from ctcocr.data.images import PreprocessConfig
 from ctcocr.data.samples import read_samples
 from ctcocr.network.model import ctc_loss, set_blank_prior
 from ctcocr.training.finetune import blank_share
+from ctcocr.training.loaders import TrainingData
 from ctcocr.training.loaders import make_loader as _loader
-from ctcocr.training.loop import Trainer, TrainingData, validate
+from ctcocr.training.loop import validate
+from ctcocr.training.trainer import Trainer
 
 HERE = Path(__file__).resolve().parent
 

@@ -18,9 +18,8 @@ import time
 
 import torch
 
-from ctcocr.core.config import ModelConfig
-from ctcocr.data.images import PreprocessConfig
-from ctcocr.network.model import Recognizer, count_parameters, ctc_loss
+from ctcocr.core.config import ModelConfig, PreprocessConfig
+from ctcocr.network.model import Network, count_parameters, ctc_loss
 
 
 def images_per_second(
@@ -91,7 +90,7 @@ def main() -> None:
                 for channels_last, bf16, compiled in settings:
                     torch.manual_seed(0)
                     model = ModelConfig(arch, steps_t, **shape)
-                    network = Recognizer(model, PreprocessConfig(), 37)
+                    network = Network(model, PreprocessConfig(), 37)
                     params = count_parameters(network)
                     if compiled:
                         network = torch.compile(network)

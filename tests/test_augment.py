@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from ctcocr.core.config import PreprocessConfig
 from ctcocr.data.augment import AugmentConfig, augment
-from ctcocr.data.images import PreprocessConfig, load_image, preprocess
+from ctcocr.data.images import load_image, preprocess
 from ctcocr.data.samples import Sample, read_samples
 from ctcocr.training.datasets import ImageDataset
 

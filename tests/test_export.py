@@ -38,7 +38,7 @@ def test_export_reads_like_pytorch_at_every_batch_size(
 ):
     run = tiny_run if architecture == "crnn" else cnn_run
     from ctcocr.export.onnx_export import export_onnx
-    from ctcocr.network.weights import TorchBackend
+    from ctcocr.runtime.torch_backend import TorchBackend
 
     out = export_onnx(run, tmp_path / "m.onnx").path
     onnx_backend, torch_backend = OnnxBackend(out), TorchBackend(run, read_spec(run))

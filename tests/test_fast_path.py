@@ -8,12 +8,13 @@ from safetensors.torch import load_file
 
 from ctcocr import Recognizer
 from ctcocr.core.charset import Charset
-from ctcocr.core.config import ModelConfig, TrainConfig
+from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
 from ctcocr.core.run_folder import RunSpec
-from ctcocr.data.images import PreprocessConfig
 from ctcocr.data.samples import read_samples
 from ctcocr.training.distributed import Context, wrap
-from ctcocr.training.loop import TrainingData, _autocast, fit
+from ctcocr.training.loaders import TrainingData
+from ctcocr.training.loop import fit
+from ctcocr.training.trainer import _autocast
 
 TINY = ModelConfig("cnn", 16, widths=(8, 16, 16), depths=(1, 1, 1), features=16)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from ctcocr.training.curves import plot_training_curves, prediction_grid
+from ctcocr.evaluation.gallery import prediction_grid
+from ctcocr.training.curves import plot_training_curves
 
 
 def _write_metrics(path: Path) -> Path:

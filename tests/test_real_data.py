@@ -12,11 +12,10 @@ from safetensors.torch import load_file
 from test_bad_input import FAST, SMALL_MODEL, assert_fails, read_labels
 
 from ctcocr.core.charset import Charset
-from ctcocr.core.config import ModelConfig, TrainConfig
+from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
 from ctcocr.core.run_folder import RunSpec, read_metrics
-from ctcocr.data.images import PreprocessConfig
 from ctcocr.data.samples import Sample, read_samples
-from ctcocr.decoding.greedy import Prediction
+from ctcocr.decoding.prediction import Prediction
 from ctcocr.evaluation.scores import Scores, evaluate_samples
 
 
@@ -210,6 +209,7 @@ def test_init_must_be_a_run(cli, tiny_dataset, tmp_path):
 
 def test_patience_stops_and_keeps_the_best(tiny_dataset, tmp_path, monkeypatch, one_torch_thread):
     from ctcocr.training import loop
+    from ctcocr.training.loaders import TrainingData
 
     # Validation that improves for two epochs, then gets worse: patience 2 stops at epoch 4.
     accuracies = iter([0.2, 0.5, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4])
@@ -222,7 +222,7 @@ def test_patience_stops_and_keeps_the_best(tiny_dataset, tmp_path, monkeypatch, 
     )
     config = TrainConfig(epochs=8, batch_size=8, workers=0, patience=2)
     lines: list[str] = []
-    data = loop.TrainingData(val=samples, train=samples)
+    data = TrainingData(val=samples, train=samples)
     progress = loop.fit(tmp_path, spec, data, config, log=lines.append)
     assert progress.epoch == 4 and progress.best_epoch == 2
     assert progress.best_accuracy == 0.5
@@ -232,6 +232,7 @@ def test_patience_stops_and_keeps_the_best(tiny_dataset, tmp_path, monkeypatch, 
 
 def test_equal_accuracy_with_lower_loss_counts_as_better(tiny_dataset, tmp_path, monkeypatch):
     from ctcocr.training import loop
+    from ctcocr.training.loaders import TrainingData
 
     results = iter([(2.0, 1.0), (1.0, 1.0), (1.5, 1.0)])  # (val loss, accuracy)
 
@@ -247,7 +248,7 @@ def test_equal_accuracy_with_lower_loss_counts_as_better(tiny_dataset, tmp_path,
         ModelConfig("cnn", 16, widths=(8, 8, 8), depths=(1, 1, 1), features=8),
     )
     config = TrainConfig(epochs=3, batch_size=8, workers=0)
-    data = loop.TrainingData(val=samples, train=samples)
+    data = TrainingData(val=samples, train=samples)
     assert loop.fit(tmp_path, spec, data, config, log=lambda _: None).best_epoch == 2
 
 

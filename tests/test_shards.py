@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from ctcocr import Recognizer
+from ctcocr.core.config import PreprocessConfig
 from ctcocr.core.errors import DataError, ImageError
 from ctcocr.core.run_folder import read_spec
-from ctcocr.data.images import PreprocessConfig, preprocess
+from ctcocr.data.images import preprocess
 from ctcocr.data.packing import open_shards, read_shard
 from ctcocr.training.distributed import Context
 from ctcocr.training.shards import ShardStream

@@ -6,12 +6,13 @@ import pytest
 
 from ctcocr import Recognizer
 from ctcocr.core.charset import Charset
-from ctcocr.core.config import ModelConfig, TrainConfig
+from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
 from ctcocr.core.run_folder import read_metrics, read_spec
-from ctcocr.data.images import PreprocessConfig
 from ctcocr.data.samples import read_samples
 from ctcocr.data.synth import SynthConfig, write_dataset
-from ctcocr.training.loop import TrainingData, fit, learning_rate
+from ctcocr.training.loaders import TrainingData
+from ctcocr.training.loop import fit
+from ctcocr.training.trainer import learning_rate
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +78,7 @@ def test_schedule_warms_up_then_anneals():
 def test_fresh_network_starts_at_the_blank_rate_ctc_settles_on(architecture):
     import torch
 
-    from ctcocr.network.model import Recognizer as Network
-    from ctcocr.network.model import set_blank_prior
+    from ctcocr.network.model import Network, set_blank_prior
 
     torch.manual_seed(0)
     network = Network(ModelConfig(architecture), PreprocessConfig(), num_classes=20).eval()

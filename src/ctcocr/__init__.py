@@ -8,7 +8,7 @@ Prediction(text='7K3QX', confidence=0.998, char_confidences=(...), rejected=Fals
 from ctcocr.core.errors import CtcocrError
 from ctcocr.core.version import __version__
 from ctcocr.decoding.decoder import DecodeOptions
-from ctcocr.decoding.greedy import Prediction
+from ctcocr.decoding.prediction import Prediction
 from ctcocr.runtime.recognizer import Recognizer
 
 __all__ = ["CtcocrError", "DecodeOptions", "Prediction", "Recognizer", "__version__"]

@@ -109,7 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ctcocr.training.command import evaluate_command
+    from ctcocr.evaluation.evaluate import evaluate_command
 
     decoding = decode_options(args)
     if args.report is not None:  # the report's metrics hold everything evaluate prints
@@ -141,7 +141,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"  length {length}: {row['sequence_accuracy']:.2%} of {row['count']}")
     for miss in result["errors"][:10]:
         print(f"  {miss['path']}: read {miss['text']!r}, label {miss['label']!r}")
-    from ctcocr.evaluation.calibration import format_confidence
+    from ctcocr.cli.text import format_confidence
 
     print("\n".join(format_confidence(result["confidence"], decoding.min_confidence)))
     return 0

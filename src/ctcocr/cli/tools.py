@@ -38,7 +38,7 @@ def add_tool_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from ctcocr.evaluation.calibration import calibrate_run
+    from ctcocr.evaluation.temperature import calibrate_run
 
     fit = calibrate_run(args.model, args.data, args.label_pattern, decode_options(args))
     print(

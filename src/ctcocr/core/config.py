@@ -165,3 +165,25 @@ class TrainConfig:
         if self.epochs is None and self.max_minutes is None:
             return max(DEFAULT_EPOCHS, math.ceil(DEFAULT_MIN_STEPS / max(1, steps_per_epoch))), None
         return self.epochs, self.max_minutes
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How an image becomes the model's input tensor. Stored with every model."""
+
+    width: int = 128
+    height: int = 64
+    channels: Literal[1, 3] = 1
+    # "stretch": resize to width x height, ignoring aspect ratio.
+    # "pad": keep the aspect ratio, scale to fit, and pad right/bottom with the border colour.
+    resize: Literal["stretch", "pad"] = "stretch"
+
+    def __post_init__(self) -> None:
+        if self.width < 8 or self.height < 8:
+            raise ConfigError(
+                f"input size {self.width}x{self.height} is too small: use at least 8x8"
+            )
+        if self.channels not in (1, 3):
+            raise ConfigError(f"channels={self.channels}: use 1 (grayscale) or 3 (RGB)")
+        if self.resize not in ("stretch", "pad"):
+            raise ConfigError(f"resize={self.resize!r}: use 'stretch' or 'pad'")

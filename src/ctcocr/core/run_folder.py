@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ctcocr.core.charset import Charset
-from ctcocr.core.config import ModelConfig
+from ctcocr.core.config import ModelConfig, PreprocessConfig
 from ctcocr.core.errors import ModelFileError
 from ctcocr.core.version import __version__
-from ctcocr.data.images import PreprocessConfig
 
 FORMAT_VERSION = 1
 CONFIG = "config.json"

@@ -1,4 +1,4 @@
-"""Image decoding and preprocessing, shared by training and inference.
+"""Image loading and preprocessing, shared by training and inference.
 
 Every image the model ever sees, in training, evaluation, prediction or export parity checks,
 goes through `load_image` and then `preprocess`. There is no second path to drift apart.
@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ctcocr.core.errors import ConfigError, ImageError, ImageTooLargeError, NotAnImageError
+from ctcocr.core.config import PreprocessConfig
+from ctcocr.core.errors import ImageError, ImageTooLargeError, NotAnImageError
 
 ImageInput = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 # Text lines need far fewer; a small compressed file that claims more is a decompression bomb.
@@ -27,30 +26,8 @@ MAX_PIXELS = 25_000_000
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
 
-@dataclass(frozen=True)
-class PreprocessConfig:
-    """How an image becomes the model's input tensor. Stored with every model."""
-
-    width: int = 128
-    height: int = 64
-    channels: Literal[1, 3] = 1
-    # "stretch": resize to width x height, ignoring aspect ratio.
-    # "pad": keep the aspect ratio, scale to fit, and pad right/bottom with the border colour.
-    resize: Literal["stretch", "pad"] = "stretch"
-
-    def __post_init__(self) -> None:
-        if self.width < 8 or self.height < 8:
-            raise ConfigError(
-                f"input size {self.width}x{self.height} is too small: use at least 8x8"
-            )
-        if self.channels not in (1, 3):
-            raise ConfigError(f"channels={self.channels}: use 1 (grayscale) or 3 (RGB)")
-        if self.resize not in ("stretch", "pad"):
-            raise ConfigError(f"resize={self.resize!r}: use 'stretch' or 'pad'")
-
-
 def load_image(source: ImageInput, name: str | None = None) -> Image.Image:
-    """Decode `source` (a path, encoded bytes, a PIL image or an array) into a PIL image.
+    """Open `source` (a path, encoded bytes, a PIL image or an array) into a PIL image.
 
     Raises ImageError, naming the file, when it is missing, truncated or not an image.
     """
@@ -60,20 +37,20 @@ def load_image(source: ImageInput, name: str | None = None) -> Image.Image:
         return _array_to_image(source)
     if isinstance(source, bytes | bytearray | memoryview):
         label = name or f"<{len(source)} bytes>"
-        return _decode(io.BytesIO(bytes(source)), label)
+        return _open(io.BytesIO(bytes(source)), label)
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         if not path.is_file():
             raise ImageError(f"{path}: no such image file: check the path")
         with path.open("rb") as handle:
-            return _decode(io.BytesIO(handle.read()), str(path))
+            return _open(io.BytesIO(handle.read()), str(path))
     raise ImageError(
         f"cannot read an image from a {type(source).__name__}: "
         "pass a path, bytes, a PIL image or a numpy array"
     )
 
 
-def _decode(stream: io.BytesIO, label: str) -> Image.Image:
+def _open(stream: io.BytesIO, label: str) -> Image.Image:
     try:
         image = Image.open(stream)  # reads the header only: the size is known, no pixels yet
         if image.width * image.height > MAX_PIXELS:

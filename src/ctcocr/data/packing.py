@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from braceexpand import braceexpand
-from webdataset import TarWriter
-from webdataset.tariterators import group_by_keys, tar_file_expander, url_opener
 
 from ctcocr.core.charset import Charset
 from ctcocr.core.errors import DataError
@@ -136,6 +134,9 @@ def _describe(path: Path) -> Shard:
 
 def read_shard(path: Path) -> Iterator[tuple[str, str, bytes, str]]:
     """(key, image extension, image bytes, label) for each image in a shard, in order."""
+    # webdataset imports torch: imported here so that `data` stays torch-free at import
+    from webdataset.tariterators import group_by_keys, tar_file_expander, url_opener
+
     try:
         for sample in group_by_keys(tar_file_expander(url_opener([{"url": str(path)}]))):
             key = sample["__key__"]
@@ -185,6 +186,8 @@ def pack(
 
 
 def _write_tar(path: Path, records: list[tuple[str, str, Path, str]]) -> None:
+    from webdataset import TarWriter  # imports torch (see read_shard)
+
     with path.open("wb") as handle:
         writer = TarWriter(handle, encoder=False)
         for key, extension, image_path, label in records:

@@ -24,8 +24,9 @@ from ctcocr.core.charset import Charset
 from ctcocr.core.errors import ConfigError, DataError
 from ctcocr.decoding.beam import aligned_confidences, batch_beam_search
 from ctcocr.decoding.constraints import Constraints, build_constraints
-from ctcocr.decoding.greedy import Prediction, ctc_greedy_decode, log_softmax
+from ctcocr.decoding.greedy import ctc_greedy_decode, log_softmax
 from ctcocr.decoding.pattern import parse_pattern
+from ctcocr.decoding.prediction import Prediction
 
 MAX_BEAM = 256
 

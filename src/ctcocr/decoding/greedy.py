@@ -10,42 +10,11 @@ repeats, drop blanks. `1 1 - 1` reads "11"; `1 1 1` reads "1".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from ctcocr.core.charset import BLANK, Charset
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """What a recognizer read in one image.
-
-    `confidence` is the probability of the text: greedy decoding gives that of the best CTC
-    path (the product over time steps of the winning class's probability), beam search the
-    sum over all the text's paths. `char_confidences` holds, for each output character, the
-    highest probability among the time steps that emitted it. `rejected` is True when the
-    confidence is below the `min_confidence` asked for, or when no text meets the decoding
-    constraints (then `text` is empty and `confidence` 0). A beam search fills `candidates`:
-    the best texts with their probabilities, most probable first.
-    """
-
-    text: str
-    confidence: float
-    char_confidences: tuple[float, ...] = ()
-    rejected: bool = False
-    candidates: tuple[tuple[str, float], ...] = ()
-
-    def to_dict(self) -> dict[str, object]:
-        data: dict[str, object] = {
-            "text": self.text,
-            "confidence": self.confidence,
-            "char_confidences": list(self.char_confidences),
-            "rejected": self.rejected,
-        }
-        if self.candidates:
-            data["candidates"] = [{"text": t, "probability": p} for t, p in self.candidates]
-        return data
+from ctcocr.decoding.prediction import Prediction
 
 
 def ctc_greedy_collapse(best_path: Sequence[int]) -> list[int]:

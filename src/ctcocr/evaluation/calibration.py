@@ -16,21 +16,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ctcocr.core.charset import Charset
-from ctcocr.core.run_folder import RunSpec, write_spec
 from ctcocr.decoding.beam import text_log_probability
 from ctcocr.decoding.decoder import DecodeOptions, decode
-from ctcocr.decoding.greedy import Prediction, ctc_greedy_decode, log_softmax
-
-if TYPE_CHECKING:
-    from ctcocr.runtime.recognizer import Recognizer
+from ctcocr.decoding.greedy import ctc_greedy_decode, log_softmax
 
 COVERAGES = (1.0, 0.95, 0.9, 0.8, 0.7, 0.5)
 LOG_T_RANGE = (math.log(0.05), math.log(20.0))
@@ -242,87 +237,3 @@ def calibrate_logits(
         ece_before=scores[0],
         ece_after=scores[1],
     )
-
-
-def save_temperature(run_dir: Path, spec: RunSpec, temperature: float) -> RunSpec:
-    """Store the temperature in the run's config.json; returns the updated spec."""
-    spec = replace(spec, temperature=temperature)
-    write_spec(run_dir, spec)
-    return spec
-
-
-def read_twice(
-    reader: Recognizer,
-    paths: Sequence[Path],
-    options: DecodeOptions | None = None,
-    batch_size: int = 64,
-) -> tuple[list[Prediction], list[Prediction]]:
-    """From one forward pass: predictions with the model's temperature, and with none (1.0)."""
-    calibrated: list[Prediction] = []
-    raw: list[Prediction] = []
-    for start in range(0, len(paths), batch_size):
-        logits = reader.logits(paths[start : start + batch_size])
-        calibrated += reader.decode(logits, options)
-        same = reader.spec.temperature == 1.0
-        raw += calibrated[-len(logits) :] if same else reader.decode(logits, options, 1.0)
-    return calibrated, raw
-
-
-def confidence_summary(
-    labels: Sequence[str], calibrated: Sequence[Prediction], raw: Sequence[Prediction]
-) -> dict[str, Any]:
-    """ECE before and after temperature, and accuracy against coverage (after)."""
-    right = np.array([p.text == t for p, t in zip(calibrated, labels, strict=True)])
-    raw_right = np.array([p.text == t for p, t in zip(raw, labels, strict=True)])
-    confidences = np.array([p.confidence for p in calibrated])
-    raw_confidences = np.array([p.confidence for p in raw])
-    accepted = np.array([not p.rejected for p in calibrated])
-    return {
-        "ece_before": expected_calibration_error(raw_confidences, raw_right),
-        "ece_after": expected_calibration_error(confidences, right),
-        "coverage": coverage_table(confidences, right),
-        "rejected": int((~accepted).sum()),
-        "accepted_accuracy": float(right[accepted].mean()) if accepted.any() else 0.0,
-    }
-
-
-def calibrate_run(
-    run_dir: Path, data: Path, label_pattern: str, options: DecodeOptions | None = None
-) -> TemperatureFit:
-    """Fit a run's temperature for greedy decoding (or `options`) on labelled data the model
-    was not trained on, and store it in the run's config.json."""
-    from ctcocr.data.samples import read_samples
-    from ctcocr.runtime.recognizer import Recognizer
-
-    reader = Recognizer(run_dir)
-    samples = read_samples(data, label_pattern)
-    paths = [s.path for s in samples]
-    logits = np.concatenate([reader.logits(paths[i : i + 64]) for i in range(0, len(paths), 64)])
-    fit = calibrate_logits(logits, [s.label for s in samples], reader.spec.charset, options)
-    save_temperature(run_dir, reader.spec, fit.temperature)
-    return fit
-
-
-def format_confidence(summary: dict[str, Any], min_confidence: float = 0.0) -> list[str]:
-    """The confidence part of `ctcocr evaluate`'s report, as lines of text."""
-    if summary["temperature"] == 1.0:
-        first = (
-            f"confidence: expected calibration error {summary['ece_before']:.2%} "
-            "(temperature 1: not calibrated, see `ctcocr calibrate`)"
-        )
-    else:
-        first = (
-            f"confidence: expected calibration error {summary['ece_before']:.2%} at T = 1, "
-            f"{summary['ece_after']:.2%} with the model's T = {summary['temperature']:.3g}"
-        )
-    lines = [first, "  coverage  accuracy  min. confidence"]
-    lines += [
-        f"  {row['coverage']:8.0%}  {row['accuracy']:8.2%}  {row['threshold']:.4f}"
-        for row in summary["coverage"]
-    ]
-    if min_confidence > 0:
-        lines.append(
-            f"rejected {summary['rejected']} below confidence {min_confidence:g}; "
-            f"accuracy of the rest {summary['accepted_accuracy']:.2%}"
-        )
-    return lines

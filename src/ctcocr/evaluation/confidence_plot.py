@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ctcocr.core.run_folder import write_atomic
-from ctcocr.decoding.greedy import Prediction
+from ctcocr.decoding.prediction import Prediction
 from ctcocr.evaluation.calibration import (
     coverage_curve,
     expected_calibration_error,

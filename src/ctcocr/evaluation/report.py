@@ -26,7 +26,7 @@ from ctcocr.core.run_folder import CURVES, WEIGHTS, write_atomic, write_json
 from ctcocr.core.version import __version__
 from ctcocr.data.samples import DEFAULT_LABEL_PATTERN, Sample, fold_case, read_samples
 from ctcocr.decoding.decoder import DecodeOptions
-from ctcocr.decoding.greedy import Prediction
+from ctcocr.decoding.prediction import Prediction
 from ctcocr.evaluation.calibration import reliability
 from ctcocr.evaluation.confusions import count_confusions
 from ctcocr.runtime.recognizer import Recognizer
@@ -82,7 +82,7 @@ def report_metrics(
     ignore_case: bool = False,
 ) -> tuple[dict[str, Any], list[Prediction]]:
     """Score `samples` -> (the metrics.json content, one prediction per sample)."""
-    from ctcocr.training.command import score_samples
+    from ctcocr.evaluation.evaluate import score_samples
 
     result, predictions = score_samples(reader, samples, data, decoding, plot, ignore_case)
     if result["ignore_case"]:

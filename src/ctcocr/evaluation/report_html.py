@@ -18,7 +18,7 @@ from PIL import Image
 
 from ctcocr.data.images import load_image
 from ctcocr.data.samples import Sample
-from ctcocr.decoding.greedy import Prediction
+from ctcocr.decoding.prediction import Prediction
 from ctcocr.runtime.recognizer import Recognizer
 
 THUMBNAIL_WIDTH = 256

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ctcocr.data.samples import Sample
-from ctcocr.decoding.greedy import Prediction
+from ctcocr.decoding.prediction import Prediction
 
 
 class Reader(Protocol):

@@ -25,8 +25,8 @@ from ctcocr.data.images import ImageInput, preprocess_batch
 from ctcocr.data.samples import read_samples
 from ctcocr.decoding.greedy import ctc_greedy_decode
 from ctcocr.evaluation.scores import score
-from ctcocr.network.weights import TorchBackend
 from ctcocr.runtime.onnx_backend import OnnxBackend
+from ctcocr.runtime.torch_backend import TorchBackend
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The recognizers: a CNN that reads along the x axis, optionally followed by a BiLSTM (CRNN).
+"""The network: a CNN that reads along the x axis, optionally followed by a BiLSTM (CRNN).
 
     image (B, C, H, W)
       -> backbone: conv stages; every stage halves H, the first few also halve W
@@ -18,8 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ctcocr.core.config import ModelConfig
-from ctcocr.data.images import PreprocessConfig
+from ctcocr.core.config import ModelConfig, PreprocessConfig
 
 
 def conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -69,7 +68,7 @@ class Backbone(nn.Module):
         return x.flatten(2)  # (B, features, T)
 
 
-class Recognizer(nn.Module):
+class Network(nn.Module):
     """Backbone, an optional BiLSTM, and a per-column classifier over charset + blank."""
 
     def __init__(self, config: ModelConfig, preprocess: PreprocessConfig, num_classes: int) -> None:
@@ -96,7 +95,7 @@ class Recognizer(nn.Module):
         return self.classifier(x)
 
 
-def set_blank_prior(network: Recognizer, blank_share: float) -> None:
+def set_blank_prior(network: Network, blank_share: float) -> None:
     """Start the classifier at the blank rate CTC will settle on, instead of uniform.
 
     With uniform outputs the first CTC gradients push every column towards blank, and the

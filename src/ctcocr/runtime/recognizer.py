@@ -21,7 +21,7 @@ from ctcocr.core.errors import ModelFileError
 from ctcocr.core.run_folder import RunSpec, read_spec
 from ctcocr.data.images import ImageInput, preprocess_batch
 from ctcocr.decoding.decoder import DecodeOptions, decode
-from ctcocr.decoding.greedy import Prediction
+from ctcocr.decoding.prediction import Prediction
 
 
 class Backend(Protocol):
@@ -57,7 +57,9 @@ class Recognizer:
                 "or a .onnx file from `ctcocr export`"
             )
         self.spec = read_spec(path)
-        from ctcocr.network.weights import TorchBackend  # torch is only needed for run folders
+        from ctcocr.runtime.torch_backend import (
+            TorchBackend,  # torch is only needed for run folders
+        )
 
         self._backend = TorchBackend(path, self.spec, device)
 

@@ -24,7 +24,7 @@ from PIL import Image
 
 from ctcocr.core.errors import CtcocrError
 from ctcocr.decoding.decoder import DecodeOptions
-from ctcocr.decoding.greedy import Prediction
+from ctcocr.decoding.prediction import Prediction
 from ctcocr.runtime.recognizer import Recognizer
 from ctcocr.serve.request_images import decode_all
 

@@ -1,89 +1,39 @@
-"""What the train and evaluate commands do, as functions the CLI (and scripts) call."""
+"""What `ctcocr train` does, as a function the CLI (and scripts) call: data, checks, the loop."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ctcocr.core.config import ModelConfig, TrainConfig
+from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
 from ctcocr.core.config_flags import from_args, given_fields
 from ctcocr.core.errors import DataError, ModelFileError
 from ctcocr.core.run_folder import CONFIG, CURVES, RESUME_STATE, WEIGHTS, RunSpec
-from ctcocr.data.images import PreprocessConfig
+from ctcocr.data.packing import is_packed
 from ctcocr.data.synth import SynthConfig
-from ctcocr.decoding.decoder import DecodeOptions
+from ctcocr.training import prepare
+from ctcocr.training.distributed import context_from_env
+from ctcocr.training.loaders import TrainingData
+from ctcocr.training.loop import fit
+from ctcocr.training.outputs import Log, print_line, silent
 
-if TYPE_CHECKING:
-    from ctcocr.data.samples import Sample
-    from ctcocr.decoding.greedy import Prediction
-    from ctcocr.runtime.recognizer import Recognizer
+Prepared = tuple[TrainingData, RunSpec, dict[str, Any]]  # data, spec, summary for config.json
 
 
 def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
-    from ctcocr.data.packing import is_packed
-    from ctcocr.training import prepare
-    from ctcocr.training.distributed import context_from_env
-    from ctcocr.training.loop import TrainingData, fit, print_line
-
-    say = print_line if context_from_env().is_main else _silent  # torchrun: rank 0 speaks
+    say = print_line if context_from_env().is_main else silent  # torchrun: rank 0 speaks
     config = from_args(TrainConfig, args)
-    model = from_args(ModelConfig, args)
-    width, height = args.size
-    preprocess = PreprocessConfig(width, height, args.channels, args.resize)
-    given = args.time_steps is not None
     _check_out(args.out, args.resume)
-    init = getattr(args, "init", None)
-    if synth is not None:
-        if args.data is not None:
-            raise DataError(f"give either DATA ({args.data}) or --synthetic, not both")
-        if init is not None:
-            raise DataError("--init fine-tunes on image files: give DATA, not --synthetic")
-        data, spec = prepare.synthetic_data(synth, preprocess, model, config, given)
-        summary: dict[str, Any] = {"source": "synthetic", "synth": synth.__dict__}
-        prepare.augmentation_for(config, synthetic=True)  # refuses --augment
-    elif args.data is None:
-        raise DataError("no training data: give a dataset path, or --synthetic")
-    elif is_packed(args.data):
-        from ctcocr.training.shards import shard_data
-
-        data, spec, summary = shard_data(
-            args.data,
-            args.val,
-            config,
-            args.charset,
-            preprocess,
-            model,
-            given,
-            args.label_pattern,
-            say,
-        )
-    else:
-        train, val, charset = prepare.file_data(
-            args.data, args.val, config, args.charset, args.label_pattern, say
-        )
-        if init is not None:  # the init run's input and network, unless flags say otherwise
-            from ctcocr.training.finetune import initial_spec
-
-            start = initial_spec(
-                init, RunSpec(charset, preprocess, model), given_fields(ModelConfig, args)
-            )
-            preprocess, model = start.preprocess, start.model
-        spec = prepare.file_spec(train, val, charset, preprocess, model, given)
-        augmentation = prepare.augmentation_for(config, synthetic=False)
-        data = TrainingData(val=val, train=train, augmentation=augmentation)
-        summary = {"source": str(args.data), "train": len(train), "val": len(val)}
-        if init is not None:
-            summary["init"] = str(init)
+    data, spec, summary = _training_data(args, synth, config, say)
     spec = prepare.with_training_record(spec, config, summary, data.augmentation)
     _check_same_run(args.out, spec, args.resume)
     say(
         f"training {spec.model.architecture} (T={spec.model.time_steps}, "
         f"{len(spec.charset.chars)} characters) into {args.out}"
     )
-    progress = fit(args.out, spec, data, config, resume=args.resume, init=init)
+    progress = fit(args.out, spec, data, config, resume=args.resume, init=_init(args))
     say(
         f"best validation sequence accuracy {progress.best_accuracy:.2%} at epoch "
         f"{progress.best_epoch}; model in {args.out}/ ({WEIGHTS}, {CONFIG}), "
@@ -92,8 +42,64 @@ def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
     return 0
 
 
-def _silent(line: str) -> None:
-    """The log of torchrun ranks other than 0."""
+def _init(args: argparse.Namespace) -> Path | None:
+    return getattr(args, "init", None)
+
+
+def _training_data(
+    args: argparse.Namespace, synth: SynthConfig | None, config: TrainConfig, say: Log
+) -> Prepared:
+    """What the flags point at, checked -> (data, spec, summary)."""
+    model = from_args(ModelConfig, args)
+    width, height = args.size
+    preprocess = PreprocessConfig(width, height, args.channels, args.resize)
+    given = args.time_steps is not None
+    if synth is not None:
+        if args.data is not None:
+            raise DataError(f"give either DATA ({args.data}) or --synthetic, not both")
+        if _init(args) is not None:
+            raise DataError("--init fine-tunes on image files: give DATA, not --synthetic")
+        prepare.augmentation_for(config, synthetic=True)  # refuses --augment
+        data, spec = prepare.synthetic_data(synth, preprocess, model, config, given)
+        return data, spec, {"source": "synthetic", "synth": synth.__dict__}
+    if args.data is None:
+        raise DataError("no training data: give a dataset path, or --synthetic")
+    if is_packed(args.data):
+        return prepare.shard_data(
+            args.data, args.val, config, args.charset, preprocess, model, given,
+            args.label_pattern, say,
+        )  # fmt: skip
+    return _file_data(args, config, preprocess, model, given, say)
+
+
+def _file_data(
+    args: argparse.Namespace,
+    config: TrainConfig,
+    preprocess: PreprocessConfig,
+    model: ModelConfig,
+    given: bool,
+    say: Log,
+) -> Prepared:
+    """Image files: checked, split, and (with --init) the init run's input and network unless
+    flags say otherwise."""
+    train, val, charset = prepare.file_data(
+        args.data, args.val, config, args.charset, args.label_pattern, say
+    )
+    init = _init(args)
+    if init is not None:
+        from ctcocr.training.finetune import initial_spec
+
+        start = initial_spec(
+            init, RunSpec(charset, preprocess, model), given_fields(ModelConfig, args)
+        )
+        preprocess, model = start.preprocess, start.model
+    spec = prepare.file_spec(train, val, charset, preprocess, model, given)
+    augmentation = prepare.augmentation_for(config, synthetic=False)
+    data = TrainingData(val=val, train=train, augmentation=augmentation)
+    summary: dict[str, Any] = {"source": str(args.data), "train": len(train), "val": len(val)}
+    if init is not None:
+        summary["init"] = str(init)
+    return data, spec, summary
 
 
 def _check_out(out: Path, resume: bool) -> None:
@@ -117,73 +123,3 @@ def _check_same_run(out: Path, spec: RunSpec, resume: bool) -> None:
             f"{out} was trained with another {', '.join(changed)}: resume with the same "
             "flags as the first run, or train into a new --out"
         )
-
-
-def evaluate_command(
-    model: Path,
-    data: Path,
-    label_pattern: str,
-    options: DecodeOptions | None = None,
-    plot: Path | None = None,
-    ignore_case: bool = False,
-) -> dict[str, Any]:
-    """Score a model on labelled data -> a JSON-ready dict (count, accuracies, errors, and
-    how well its confidence predicts a right reading, before and after its temperature).
-
-    Labels and predictions are lower-cased when asked, or when the model was trained so."""
-    from ctcocr.data.samples import read_samples
-    from ctcocr.runtime.recognizer import Recognizer
-
-    reader = Recognizer(model)
-    samples = read_samples(data, label_pattern)
-    result, _ = score_samples(reader, samples, data, options, plot, ignore_case)
-    return result
-
-
-def score_samples(
-    reader: Recognizer,
-    samples: Sequence[Sample],
-    data: Path,
-    options: DecodeOptions | None = None,
-    plot: Path | None = None,
-    ignore_case: bool = False,
-) -> tuple[dict[str, Any], list[Prediction]]:
-    """Read `samples` and score them -> (what `evaluate --json` prints, the predictions)."""
-    from ctcocr.data.samples import fold_case
-    from ctcocr.evaluation.calibration import confidence_summary, read_twice
-    from ctcocr.evaluation.scores import score
-
-    ignore_case = ignore_case or bool(
-        reader.spec.training.get("config", {}).get("ignore_case", False)
-    )  # a model trained on folded labels is scored on folded labels
-    if ignore_case:
-        samples = fold_case(samples)
-    labels = [s.label for s in samples]
-    predictions, raw = read_twice(reader, [s.path for s in samples], options)
-    if ignore_case:
-        predictions, raw = _lower(predictions), _lower(raw)
-    result = score(labels, [p.text for p in predictions]).to_dict()
-    result["model"] = str(reader.path)
-    result["data"] = str(data)
-    result["ignore_case"] = ignore_case
-    result["decoding"] = (options or DecodeOptions()).to_dict()
-    result["confidence"] = {
-        "temperature": reader.spec.temperature,
-        **confidence_summary(labels, predictions, raw),
-    }
-    if plot is not None:
-        from ctcocr.evaluation.confidence_plot import plot_confidence
-
-        plot_confidence(labels, predictions, raw, reader.spec.temperature, plot)
-    result["errors"] = [
-        {"path": str(s.path), "label": s.label, "text": p.text, "confidence": p.confidence}
-        for s, p in zip(samples, predictions, strict=True)
-        if s.label != p.text
-    ]
-    return result, predictions
-
-
-def _lower(predictions: list[Prediction]) -> list[Prediction]:
-    from dataclasses import replace
-
-    return [replace(p, text=p.text.lower()) for p in predictions]

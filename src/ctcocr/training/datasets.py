@@ -15,8 +15,9 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from ctcocr.core.charset import Charset
+from ctcocr.core.config import PreprocessConfig
 from ctcocr.data.augment import AugmentConfig, augment, shrink
-from ctcocr.data.images import PreprocessConfig, load_image, preprocess
+from ctcocr.data.images import load_image, preprocess
 from ctcocr.data.samples import Sample
 from ctcocr.data.synth import CaptchaSynth, SynthConfig
 

@@ -20,10 +20,9 @@ TEST_SEED = 20_261_125  # far from the training stream's seeds
 
 
 def run_demo(out: Path, minutes: float, test_count: int = 500) -> None:
-    from ctcocr.core.config import ModelConfig
-    from ctcocr.data.images import PreprocessConfig
+    from ctcocr.core.config import ModelConfig, PreprocessConfig
+    from ctcocr.evaluation.gallery import prediction_grid
     from ctcocr.training import prepare
-    from ctcocr.training.curves import prediction_grid
     from ctcocr.training.loop import fit
 
     if out.exists():

@@ -14,22 +14,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
 
 from ctcocr.core.errors import ConfigError
 from ctcocr.core.run_folder import WEIGHTS, RunSpec, read_spec
-from ctcocr.network.model import Recognizer, set_blank_prior
-
-if TYPE_CHECKING:
-    from ctcocr.training.loop import TrainingData
+from ctcocr.network.model import Network, set_blank_prior
+from ctcocr.training.loaders import TrainingData
 
 CLASSIFIER = ("classifier.weight", "classifier.bias")
 
 
-def start_weights(network: Recognizer, spec: RunSpec, data: TrainingData, init: Path | None) -> str:
+def start_weights(network: Network, spec: RunSpec, data: TrainingData, init: Path | None) -> str:
     """Load `init`'s weights, or set the blank prior of a fresh network -> a line for the log."""
     if init is not None:
         return load_initial_weights(network, init, spec)

@@ -7,19 +7,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from ctcocr.core.run_folder import CURVES, METRICS, RunSpec, append_metrics
-from ctcocr.evaluation.calibration import calibrate_logits, save_temperature
+from ctcocr.evaluation.calibration import calibrate_logits
 from ctcocr.evaluation.scores import Scores
-from ctcocr.network.weights import load_network, save_resume_state, save_weights
-
-if TYPE_CHECKING:
-    from ctcocr.training.loop import Progress, Trainer
+from ctcocr.evaluation.temperature import save_temperature
+from ctcocr.network.weights import load_network, save_weights
+from ctcocr.training.resume_state import save_resume_state
+from ctcocr.training.trainer import Progress
 
 Log = Callable[[str], None]
 CURVE_INTERVAL_S = 30.0
@@ -35,12 +35,17 @@ def silent(line: str) -> None:
 
 
 def save_epoch(
-    run_dir: Path, trainer: Trainer, record: dict[str, Any], improved: bool, last_drawn: float
+    run_dir: Path,
+    network: torch.nn.Module,
+    resume_state: dict[str, Any],
+    record: dict[str, Any],
+    improved: bool,
+    last_drawn: float,
 ) -> float:
     """Best weights, resume state, metrics, and the curves now and then -> when last drawn."""
     if improved:
-        save_weights(run_dir, trainer.network)
-    save_resume_state(run_dir, trainer.state())
+        save_weights(run_dir, network)
+    save_resume_state(run_dir, resume_state)
     append_metrics(run_dir, record)
     if time.monotonic() - last_drawn > CURVE_INTERVAL_S:  # drawing costs ~0.5 s
         draw_curves(run_dir)
@@ -49,11 +54,11 @@ def save_epoch(
 
 
 @torch.no_grad()
-def fit_temperature(
+def calibrate_on_validation(
     run_dir: Path, spec: RunSpec, loader: DataLoader, device: torch.device, log: Log
 ) -> None:
     """Once the best weights are final: fit the confidence temperature on validation logits
-    and store it in config.json (see calibration.py)."""
+    and store it in config.json (see evaluation/calibration.py)."""
     network, _ = load_network(run_dir, spec)
     network.to(device)
     logits, labels = [], []

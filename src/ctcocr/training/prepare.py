@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 from ctcocr.core.charset import Charset
-from ctcocr.core.config import ModelConfig, TrainConfig
+from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
 from ctcocr.core.errors import ConfigError, DataError, LabelError
 from ctcocr.core.run_folder import RunSpec
 from ctcocr.data.augment import AugmentConfig
-from ctcocr.data.images import PreprocessConfig
+from ctcocr.data.packing import is_packed, open_shards
 from ctcocr.data.samples import (
     DEFAULT_LABEL_PATTERN,
     Sample,
@@ -27,7 +28,9 @@ from ctcocr.data.samples import (
 )
 from ctcocr.data.synth import SynthConfig
 from ctcocr.training.datasets import synthetic_set
-from ctcocr.training.loop import Log, TrainingData, print_line
+from ctcocr.training.loaders import TrainingData
+from ctcocr.training.outputs import Log, print_line
+from ctcocr.training.shards import EncodedImages, read_checked
 
 # The synthetic validation stream must never overlap the training stream's images.
 VALIDATION_SEED_OFFSET = 1_000_003
@@ -155,3 +158,46 @@ def with_training_record(
     return replace(
         spec, training={"config": asdict(config), "data": data, "augmentation": augmented}
     )
+
+
+def shard_data(
+    source: Path,
+    val_path: Path | None,
+    config: TrainConfig,
+    charset: str | None,
+    preprocess_config: PreprocessConfig,
+    model: ModelConfig,
+    time_steps_given: bool,
+    label_pattern: str,
+    log: Log,
+) -> tuple[TrainingData, RunSpec, dict[str, Any]]:
+    """Shards to train on, a validation set, the spec -> (TrainingData, RunSpec, summary).
+
+    Validation: --val (files or shards) when given, else the last shard, held out.
+    """
+    train = open_shards(source)
+    val: list[Sample] | EncodedImages
+    if val_path is not None and not is_packed(val_path):
+        val, _ = check_images(read_samples(val_path, label_pattern), config.skip_bad)
+        labels = [s.label for s in val]
+    else:
+        if val_path is None:
+            train, held = train.hold_out_last(source)
+            log(f"no --val given: held out the last shard, {held.shards[0].path}, for validation")
+        else:
+            held = open_shards(val_path)
+        records = read_checked(held, config.skip_bad)
+        val, labels = EncodedImages(records, preprocess_config), [r[2] for r in records]
+    seen = set(train.chars) | {c for label in labels for c in label}
+    chars = Charset(charset) if charset else Charset("".join(sorted(seen)))
+    outside = "".join(sorted(seen - set(chars.chars)))
+    if outside:
+        raise LabelError(
+            f"{source}: labels hold {outside!r}, outside the charset {chars.chars!r}: "
+            "add them to --charset"
+        )
+    longest = max(train.longest, *map(len, labels))
+    model = time_steps_for(model, preprocess_config.width, max(1, longest), time_steps_given)
+    spec = RunSpec(chars, preprocess_config, model)
+    summary = {"source": str(source), "shards": len(train.shards), "train": train.count}
+    return TrainingData(val=val, shards=train), spec, {**summary, "val": len(val)}

@@ -12,25 +12,17 @@ from __future__ import annotations
 import itertools
 import random
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from ctcocr.core.charset import Charset
-from ctcocr.core.config import ModelConfig, TrainConfig
-from ctcocr.core.errors import DataError, ImageError, LabelError
-from ctcocr.core.run_folder import RunSpec
-from ctcocr.data.images import PreprocessConfig, load_image, preprocess
-from ctcocr.data.packing import Shard, ShardSet, is_packed, open_shards, read_shard
-from ctcocr.data.samples import Sample, check_images, read_samples
+from ctcocr.core.config import PreprocessConfig
+from ctcocr.core.errors import DataError, ImageError
+from ctcocr.data.images import load_image, preprocess
+from ctcocr.data.packing import Shard, ShardSet, read_shard
 from ctcocr.training.datasets import Item, _replay
 from ctcocr.training.distributed import Context
-
-if TYPE_CHECKING:
-    from ctcocr.training.loop import TrainingData
 
 Encoded = tuple[str, bytes, str]  # (name for messages, image bytes, label)
 
@@ -134,49 +126,3 @@ def read_checked(shards: ShardSet, skip_bad: bool) -> list[Encoded]:
     if not good:
         raise DataError(f"{shards.shards[0].path}: no readable images are left: check the data")
     return good
-
-
-def shard_data(
-    source: Path,
-    val_path: Path | None,
-    config: TrainConfig,
-    charset: str | None,
-    preprocess_config: PreprocessConfig,
-    model: ModelConfig,
-    time_steps_given: bool,
-    label_pattern: str,
-    log: Callable[[str], None],
-) -> tuple[TrainingData, RunSpec, dict[str, Any]]:
-    """Shards to train on, a validation set, the spec -> (TrainingData, RunSpec, summary).
-
-    Validation: --val (files or shards) when given, else the last shard, held out.
-    """
-    from ctcocr.training.loop import TrainingData
-    from ctcocr.training.prepare import time_steps_for  # prepare imports train, which imports this
-
-    train = open_shards(source)
-    val: list[Sample] | EncodedImages
-    if val_path is not None and not is_packed(val_path):
-        val, _ = check_images(read_samples(val_path, label_pattern), config.skip_bad)
-        labels = [s.label for s in val]
-    else:
-        if val_path is None:
-            train, held = train.hold_out_last(source)
-            log(f"no --val given: held out the last shard, {held.shards[0].path}, for validation")
-        else:
-            held = open_shards(val_path)
-        records = read_checked(held, config.skip_bad)
-        val, labels = EncodedImages(records, preprocess_config), [r[2] for r in records]
-    seen = set(train.chars) | {c for label in labels for c in label}
-    chars = Charset(charset) if charset else Charset("".join(sorted(seen)))
-    outside = "".join(sorted(seen - set(chars.chars)))
-    if outside:
-        raise LabelError(
-            f"{source}: labels hold {outside!r}, outside the charset {chars.chars!r}: "
-            "add them to --charset"
-        )
-    longest = max(train.longest, *map(len, labels))
-    model = time_steps_for(model, preprocess_config.width, max(1, longest), time_steps_given)
-    spec = RunSpec(chars, preprocess_config, model)
-    summary = {"source": str(source), "shards": len(train.shards), "train": train.count}
-    return TrainingData(val=val, shards=train), spec, {**summary, "val": len(val)}
