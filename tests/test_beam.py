@@ -125,7 +125,8 @@ def test_beam_prediction_has_candidates_and_char_confidences():
 
 def test_decoding_and_calibration_never_import_torch():
     code = (
-        "import sys, ctcocr, ctcocr.decoding.decoder, ctcocr.evaluation.calibration, ctcocr.decoding.beam; "
+        "import sys, ctcocr, ctcocr.decoding.decoder, ctcocr.evaluation.calibration, "
+        "ctcocr.decoding.beam; "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     result = subprocess.run(

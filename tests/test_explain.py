@@ -42,6 +42,26 @@ def test_explanation_matches_the_prediction(reader, tiny_dataset):
     assert len(view.emitting_steps()) == len(view.text)
 
 
+def test_explanation_applies_the_models_temperature(tiny_run, tiny_dataset, tmp_path):
+    """explain shows the confidence predict gives, temperature included (not a plain softmax)."""
+    import shutil
+
+    from ctcocr.evaluation.temperature import save_temperature
+
+    run = tmp_path / "tempered"
+    shutil.copytree(tiny_run, run)
+    save_temperature(run, Recognizer(run).spec, 0.5)
+    tempered = Recognizer(run)
+    image = tiny_dataset / "images" / "000003.png"
+    view, prediction = explain(tempered, image), tempered.predict(image)
+    assert tempered.spec.temperature == 0.5
+    assert view.text == prediction.text
+    assert view.prediction.confidence == pytest.approx(prediction.confidence, rel=1e-4)
+    assert view.prediction.char_confidences == pytest.approx(prediction.char_confidences, rel=1e-4)
+    plain = explain(Recognizer(tiny_run), image).prediction.confidence
+    assert view.prediction.confidence != pytest.approx(plain, rel=1e-3)
+
+
 def test_steps_collapse_to_the_text():
     # blank, A, A, blank, A, B: repeats merge, a blank separates the two As
     charset = Charset("AB")

@@ -1,4 +1,5 @@
-"""Tests of ctcocr.training.curves: training curves and prediction grids are written as valid PNGs."""
+"""Training curves (training/curves.py) and prediction grids (evaluation/gallery.py) are
+written as valid PNGs."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ class NotAnImageError(ImageError):
 
 
 class ImageTooLargeError(ImageError):
-    """An image has more pixels than ctcocr decodes: a decompression-bomb guard (HTTP 413)."""
+    """An image has more pixels than ctcocr opens: a decompression-bomb guard (HTTP 413)."""
 
 
 class DataError(CtcocrError, ValueError):

@@ -1,6 +1,6 @@
 """Augmentation for text-line images: small geometric and photometric changes, labels unchanged.
 
-Applied to the decoded image in the loader workers, before `images.preprocess`, so that the
+Applied to the loaded image in the loader workers, before `images.preprocess`, so that the
 model sees exactly the same preprocessing at training and at inference time. Pillow and numpy
 only. Every change is small enough that the text stays readable: a rotation or shear of a few
 degrees, corners moved by a few percent, a slight blur, faint noise, a thin line across.

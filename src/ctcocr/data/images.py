@@ -55,10 +55,10 @@ def _open(stream: io.BytesIO, label: str) -> Image.Image:
         image = Image.open(stream)  # reads the header only: the size is known, no pixels yet
         if image.width * image.height > MAX_PIXELS:
             raise ImageTooLargeError(
-                f"{label}: {image.width}x{image.height} pixels is more than ctcocr decodes "
+                f"{label}: {image.width}x{image.height} pixels is more than ctcocr opens "
                 f"({MAX_PIXELS:,}): scale the image down"
             )
-        image.load()  # force a full decode so truncated files fail here, not later
+        image.load()  # force a full read so truncated files fail here, not later
     except ImageError:
         raise
     except UnidentifiedImageError as exc:

@@ -159,7 +159,7 @@ def pack(
 ) -> tuple[ShardSet, int]:
     """Write the dataset at `source` as shards of `shard_size` images -> (shards, skipped).
 
-    Every image is decoded once first, so that bad ones are reported as `ctcocr train` does
+    Every image is opened once first, so that bad ones are reported as `ctcocr train` does
     (all listed; `skip_bad` leaves them out). Images are stored as their original bytes.
     """
     if shard_size < 1:

@@ -1,4 +1,4 @@
-"""`ctcocr evaluate MODEL DATA`: read labelled images and score the readings and their confidence."""
+"""`ctcocr evaluate MODEL DATA`: read labelled images, score the readings and their confidence."""
 
 from __future__ import annotations
 

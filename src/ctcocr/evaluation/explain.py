@@ -23,7 +23,9 @@ import numpy as np
 from ctcocr.core.charset import BLANK, Charset
 from ctcocr.core.run_folder import write_atomic
 from ctcocr.data.images import ImageInput, preprocess
-from ctcocr.decoding.greedy import ctc_greedy_collapse, log_softmax
+from ctcocr.decoding.decoder import decode
+from ctcocr.decoding.greedy import log_softmax
+from ctcocr.decoding.prediction import Prediction
 
 if TYPE_CHECKING:
     from ctcocr.runtime.recognizer import Recognizer
@@ -37,7 +39,8 @@ class Explanation:
     """One image as the model saw it and its per-step class probabilities."""
 
     pixels: np.ndarray  # the model input: (H, W) or (H, W, 3) uint8
-    probabilities: np.ndarray  # (T, num_classes), each row sums to 1; class 0 = blank
+    # (T, num_classes) at the model's temperature, each row sums to 1; class 0 = blank
+    probabilities: np.ndarray
     charset: Charset
 
     @cached_property
@@ -46,8 +49,14 @@ class Explanation:
         return [int(i) for i in self.probabilities.argmax(axis=1)]
 
     @cached_property
+    def prediction(self) -> Prediction:
+        """What `Recognizer.predict` reads: the same decoder, on the same (tempered) scores."""
+        log_probabilities = np.log(np.maximum(self.probabilities, 1e-300))  # (T, C)
+        return decode(log_probabilities[None], self.charset)[0]
+
+    @property
     def text(self) -> str:
-        return self.charset.decode(ctc_greedy_collapse(self.best_path))
+        return self.prediction.text
 
     def step_labels(self) -> list[str]:
         """The best class of each step as a character, blank as '-'."""
@@ -66,7 +75,9 @@ def explain(reader: Recognizer, image: ImageInput) -> Explanation:
     logits = reader.logits([image])  # (1, T, C); preprocesses the same way again
     pixels = np.clip((model_input + 1.0) * 127.5, 0, 255).astype(np.uint8)
     pixels = pixels[0] if spec.channels == 1 else pixels.transpose(1, 2, 0)
-    probabilities = np.exp(log_softmax(logits[0].astype(np.float64)))  # (T, C)
+    # The model's temperature, as predict applies it, so the view shows predict's confidence
+    scaled = logits[0].astype(np.float64) / reader.spec.temperature
+    probabilities = np.exp(log_softmax(scaled))  # (T, C)
     return Explanation(pixels, probabilities, reader.spec.charset)
 
 
@@ -200,7 +211,7 @@ def _draw_heatmap(ax: Any, explanation: Explanation, classes: list[int], steps: 
 def _title(figure: Any, explanation: Explanation, truth: str | None) -> None:
     path = " ".join(explanation.step_labels())
     read = f"read {explanation.text!r}"
-    confidence = float(explanation.probabilities.max(axis=1).prod())
+    confidence = explanation.prediction.confidence
     verdict = "" if truth is None else (
         "  (correct)" if truth == explanation.text else f"  (truth {truth!r})"
     )  # fmt: skip

@@ -3,7 +3,8 @@
 The file carries everything inference needs in its metadata_props: the run's whole RunSpec as
 JSON (so any field added to RunSpec travels without a change here) and readable keys for
 other tools (charset, blank index, input size, channels, resize policy, normalisation,
-version, training data, where it came from). `ctcocr.runtime.onnx_backend` reads it back without torch.
+version, training data, where it came from). `ctcocr.runtime.onnx_backend` reads it back
+without torch.
 
 Why the TorchScript-based exporter (`dynamo=False`): both exporters give logits equal to
 PyTorch's within 1e-7 for the cnn and the crnn at batch sizes 1, 5 and 64, but the dynamo one

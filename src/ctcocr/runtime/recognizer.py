@@ -69,7 +69,7 @@ class Recognizer:
 
     @property
     def metadata(self) -> dict[str, str]:
-        """An exported model's ONNX metadata (see ctcocr.export.onnx_export); {} for a run folder."""
+        """An exported model's ONNX metadata (see export/onnx_export.py); {} for a run folder."""
         return dict(getattr(self._backend, "metadata", {}))
 
     def predict(self, image: ImageInput, options: DecodeOptions | None = None) -> Prediction:
@@ -96,8 +96,8 @@ class Recognizer:
     def logits(self, images: Sequence[ImageInput], batch_size: int = 64) -> np.ndarray:
         """The raw per-step scores: float32 (B, T, num_classes), class 0 = blank.
 
-        For looking inside the model (`ctcocr explain`, calibration); `decode.log_softmax` turns
-        them into log-probabilities.
+        For looking inside the model (`ctcocr explain`, calibration);
+        `decoding.greedy.log_softmax` turns them into log-probabilities.
         """
         chunks = [
             self._backend.logits(

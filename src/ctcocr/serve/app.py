@@ -10,7 +10,7 @@
     GET  /healthz             liveness
     GET  /                    the page (web/index.html; its assets under /static)
 
-The model is opened once per process; concurrent requests share its runs (serve_batching).
+The model is opened once per process; concurrent requests share its runs (batching.py).
 A bad request gets a JSON `{"detail": ...}` and a 4xx,
 never a 500: a body over `max_bytes` 413, an image over images.MAX_PIXELS 413, bytes in no
 image format 415, a truncated image or a malformed request 422. Image checks are those of
@@ -24,15 +24,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
 
 from ctcocr.core.version import __version__
-from ctcocr.runtime.onnx_backend import SPEC_KEY
 from ctcocr.runtime.recognizer import Recognizer
 from ctcocr.serve.batching import Batcher
 from ctcocr.serve.request_images import (
@@ -42,68 +39,28 @@ from ctcocr.serve.request_images import (
     ImageJson,
     request_images,
 )
+from ctcocr.serve.schemas import (
+    ERRORS,
+    BatchReading,
+    Health,
+    ModelInfo,
+    Reading,
+    body_doc,
+    file_schema,
+    model_info,
+)
 
 WEB = Path(__file__).parent / "web"
 MAX_BODY_BYTES = 2_000_000
-
-
-class Candidate(BaseModel):
-    text: str
-    probability: float
-
-
-class Reading(BaseModel):
-    text: str
-    confidence: float
-    char_confidences: list[float]
-    rejected: bool = False
-    candidates: list[Candidate] | None = None  # with beam search only
-
-
-class BatchReading(BaseModel):
-    results: list[Reading]
-
-
-class ModelInfo(BaseModel):
-    model: str
-    architecture: str
-    charset: str
-    blank_index: int
-    input_width: int
-    input_height: int
-    channels: int
-    resize: str
-    time_steps: int
-    ctcocr_version: str
-    metadata: dict[str, str]
-
-
-class Health(BaseModel):
-    status: str
-
-
-class ErrorBody(BaseModel):
-    detail: str
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
-        413: "body over the size limit, or an image with too many pixels",
-        415: "not an image",
-        422: "a truncated image or a malformed request",
-    }.items()
+SINGLE_BODY = {
+    "multipart/form-data": file_schema("file", many=False),
+    "application/json": {"schema": ImageJson.model_json_schema()},
+    "image/*": {"schema": {"type": "string", "format": "binary"}},
 }
-
-
-def _body_doc(content: dict[str, Any]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": content}}
-
-
-def _file_schema(field: str, many: bool) -> dict[str, Any]:
-    binary: dict[str, Any] = {"type": "string", "format": "binary"}
-    value = {"type": "array", "items": binary} if many else binary
-    return {"schema": {"type": "object", "properties": {field: value}, "required": [field]}}
+BATCH_BODY = {
+    "multipart/form-data": file_schema("files", many=True),
+    "application/json": {"schema": BatchJson.model_json_schema()},
+}
 
 
 def create_app(model: str | Path | None = None, max_bytes: int = MAX_BODY_BYTES) -> FastAPI:
@@ -123,7 +80,12 @@ def create_app(model: str | Path | None = None, max_bytes: int = MAX_BODY_BYTES)
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, max_bytes=max_bytes)
+    _add_reading_routes(app, batcher)
+    _add_info_routes(app, reader)
+    return app
 
+
+def _add_reading_routes(app: FastAPI, batcher: Batcher) -> None:
     async def read(request: Request, batch: bool) -> list[Reading]:
         named, options = await request_images(request, batch)
         if len(named) > MAX_BATCH:
@@ -131,20 +93,10 @@ def create_app(model: str | Path | None = None, max_bytes: int = MAX_BODY_BYTES)
         predictions = await batcher.read(named, options)
         return [Reading(**p.to_dict()) for p in predictions]  # type: ignore[arg-type]
 
-    single = {
-        "multipart/form-data": _file_schema("file", many=False),
-        "application/json": {"schema": ImageJson.model_json_schema()},
-        "image/*": {"schema": {"type": "string", "format": "binary"}},
-    }
-    many = {
-        "multipart/form-data": _file_schema("files", many=True),
-        "application/json": {"schema": BatchJson.model_json_schema()},
-    }
-
     @app.post(
         "/v1/recognize",
         responses=ERRORS,
-        openapi_extra=_body_doc(single),
+        openapi_extra=body_doc(SINGLE_BODY),
         response_model_exclude_none=True,
     )
     async def recognize(request: Request) -> Reading:
@@ -154,17 +106,19 @@ def create_app(model: str | Path | None = None, max_bytes: int = MAX_BODY_BYTES)
     @app.post(
         "/v1/recognize/batch",
         responses=ERRORS,
-        openapi_extra=_body_doc(many),
+        openapi_extra=body_doc(BATCH_BODY),
         response_model_exclude_none=True,
     )
     async def recognize_batch(request: Request) -> BatchReading:
         """Read the text in up to 64 images, in order, in one model run."""
         return BatchReading(results=await read(request, batch=True))
 
+
+def _add_info_routes(app: FastAPI, reader: Recognizer) -> None:
     @app.get("/v1/model")
-    def model_info() -> ModelInfo:
+    def model() -> ModelInfo:
         """What the model reads (charset, input) and how it was made."""
-        return _model_info(reader)
+        return model_info(reader)
 
     @app.get("/healthz")
     def healthz() -> Health:
@@ -175,24 +129,6 @@ def create_app(model: str | Path | None = None, max_bytes: int = MAX_BODY_BYTES)
         return FileResponse(WEB / "index.html")
 
     app.mount("/static", StaticFiles(directory=WEB), name="static")
-    return app
-
-
-def _model_info(reader: Recognizer) -> ModelInfo:
-    spec = reader.spec
-    return ModelInfo(
-        model=reader.path.name,
-        architecture=spec.model.architecture,
-        charset=spec.charset.chars,
-        blank_index=0,
-        input_width=spec.preprocess.width,
-        input_height=spec.preprocess.height,
-        channels=spec.preprocess.channels,
-        resize=spec.preprocess.resize,
-        time_steps=spec.model.time_steps,
-        ctcocr_version=spec.version,
-        metadata={k: v for k, v in reader.metadata.items() if k != SPEC_KEY},
-    )
 
 
 def run_server(model: Path | None, host: str, port: int, max_bytes: int) -> None:

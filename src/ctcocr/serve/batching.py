@@ -26,7 +26,7 @@ from ctcocr.core.errors import CtcocrError
 from ctcocr.decoding.decoder import DecodeOptions
 from ctcocr.decoding.prediction import Prediction
 from ctcocr.runtime.recognizer import Recognizer
-from ctcocr.serve.request_images import decode_all
+from ctcocr.serve.request_images import open_all
 
 Outcome = list[Prediction] | Exception
 
@@ -87,12 +87,12 @@ class Batcher:
                     job.future.set_result(outcome)
 
     def _read_jobs(self, jobs: list[Job]) -> list[Outcome]:
-        """Decode every job's images, then one predict_batch per set of decoding options."""
+        """Open every job's images, then one predict_batch per set of decoding options."""
         outcomes: list[Outcome | None] = [None] * len(jobs)
         groups: dict[DecodeOptions, list[tuple[int, list[Image.Image]]]] = {}
         for index, job in enumerate(jobs):
             try:
-                groups.setdefault(job.options, []).append((index, decode_all(job.named)))
+                groups.setdefault(job.options, []).append((index, open_all(job.named)))
             except HTTPException as exc:
                 outcomes[index] = exc
         for options, members in groups.items():

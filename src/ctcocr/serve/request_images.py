@@ -80,7 +80,7 @@ def status_of(error: ImageError) -> int:
     return 415 if isinstance(error, NotAnImageError) else 422
 
 
-def decode_base64(text: str, name: str) -> bytes:
+def base64_bytes(text: str, name: str) -> bytes:
     if text.startswith("data:"):  # a data URL: data:image/png;base64,....
         text = text.partition(",")[2]
     try:
@@ -116,8 +116,8 @@ Named = list[tuple[str, bytes]]
 
 
 async def request_images(request: Request, batch: bool) -> tuple[Named, DecodeOptions]:
-    """(name, encoded bytes) for each image in the request, whatever its form, and how to
-    decode them."""
+    """(name, encoded bytes) for each image in the request, whatever its form, and the
+    decoding options (how to turn the model's scores into text)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     query = _query_options(request)
     if kind == "multipart/form-data":
@@ -127,12 +127,11 @@ async def request_images(request: Request, batch: bool) -> tuple[Named, DecodeOp
         if batch:
             body = await _parse_json(request, BatchJson)
             named = [
-                (f"images[{i}]", decode_base64(t, f"images[{i}]"))
-                for i, t in enumerate(body.images)
+                (f"images[{i}]", base64_bytes(t, f"images[{i}]")) for i, t in enumerate(body.images)
             ]
         else:
             body = await _parse_json(request, ImageJson)
-            named = [("image", decode_base64(body.image, "image"))]
+            named = [("image", base64_bytes(body.image, "image"))]
         return named, _options({**query, **(body.options or {})})
     if batch:
         raise HTTPException(422, "send a batch as multipart fields 'files' or JSON 'images'")
@@ -164,7 +163,7 @@ def _options(values: dict[str, Any]) -> DecodeOptions:
         raise HTTPException(422, f"decoding options: {exc}") from exc
 
 
-def decode_all(named: list[tuple[str, bytes]]) -> list[Image.Image]:
+def open_all(named: list[tuple[str, bytes]]) -> list[Image.Image]:
     try:
         return [load_image(data, name) for name, data in named]
     except ImageError as error:

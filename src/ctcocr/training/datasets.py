@@ -25,7 +25,7 @@ Item = tuple[torch.Tensor, str]
 
 
 class ImageDataset(Dataset[Item]):
-    """Labelled image files, decoded, optionally augmented, and preprocessed on access.
+    """Labelled image files, opened, optionally augmented, and preprocessed on access.
 
     Augmentation is seeded by (seed, epoch, index): the same run sees the same variants."""
 

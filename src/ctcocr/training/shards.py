@@ -1,4 +1,4 @@
-"""Training from packed shards (`packing.py`): streamed, and decoded in the loader workers.
+"""Training from packed shards (`packing.py`): streamed, and opened in the loader workers.
 
 Each epoch the shards are shuffled and dealt out to the (rank, loader worker) slots. A slot
 reads its shards front to back through a shuffle buffer and yields exactly its share of the
@@ -61,17 +61,17 @@ class ShardStream(IterableDataset[Item]):
         random.Random(f"{self.seed}:{self.epoch}").shuffle(order)  # the same on every rank
         mine = order[slot::slots] or [order[slot % len(order)]]
         rng = random.Random(f"{self.seed}:{self.epoch}:{slot}")
-        fresh = itertools.islice(self._decoded(mine, rng), share)  # each read once, shuffled
+        fresh = itertools.islice(self._items(mine, rng), share)  # each read once, shuffled
         yield from _replay(fresh, share, 1, self.buffer, rng)
 
-    def _decoded(self, mine: list[Shard], rng: random.Random) -> Iterator[Item]:
+    def _items(self, mine: list[Shard], rng: random.Random) -> Iterator[Item]:
         """This slot's images without end (the consumer stops), its shards reshuffled each pass."""
         while True:
             found = False
             for shard in mine:
                 for key, extension, data, label in read_shard(shard.path):
                     name = f"{shard.path}: {key}.{extension}"
-                    item = _decode(name, data, label, self.config, self.skip_bad)
+                    item = _read_item(name, data, label, self.config, self.skip_bad)
                     if item is not None:
                         found = True
                         yield item
@@ -80,7 +80,7 @@ class ShardStream(IterableDataset[Item]):
             rng.shuffle(mine)
 
 
-def _decode(
+def _read_item(
     name: str, data: bytes, label: str, config: PreprocessConfig, skip_bad: bool
 ) -> Item | None:
     try:
@@ -93,7 +93,7 @@ def _decode(
 
 
 class EncodedImages(Dataset[Item]):
-    """Images held as their file bytes (a held-out shard), decoded on access."""
+    """Images held as their file bytes (a held-out shard), opened on access."""
 
     def __init__(self, records: Sequence[Encoded], config: PreprocessConfig) -> None:
         self.records, self.config = list(records), config
@@ -107,7 +107,7 @@ class EncodedImages(Dataset[Item]):
 
 
 def read_checked(shards: ShardSet, skip_bad: bool) -> list[Encoded]:
-    """Every image of `shards`, decoded once to check it; bad ones listed as for files."""
+    """Every image of `shards`, opened once to check it; bad ones listed as for files."""
     good, bad = [], []
     for shard in shards.shards:
         for key, extension, data, label in read_shard(shard.path):
