@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench pretrained clean
+.PHONY: install demo test lint bench pretrained general-model clean
 
 install: $(STAMP)
 
@@ -44,6 +44,29 @@ pretrained: install
 	$(BIN)/ctcocr export $(PRETRAINED_RUN) $(PRETRAINED_RUN)/captcha.onnx --quantize fp16
 	$(BIN)/ctcocr verify $(PRETRAINED_RUN)/captcha.onnx $(PRETRAINED_RUN)-test
 	cp $(PRETRAINED_RUN)/captcha.onnx $(PRETRAINED)
+
+# The general model (what `predict`, `serve` and `Recognizer()` use when no model is named, and
+# what `--init general` starts from): every synthesis style (`--style mix`), any CAPTCHA size
+# stretched to 160x48, texts of 3-8 characters over digits, a-z, A-Z and + - × = ?, a CNN with
+# no BiLSTM (the speed target). GENERAL_MINUTES of training (2 CPU cores: see docs/general-model.md),
+# exported as int8 (the fastest form `verify` accepts), verified on 2,000 fresh mix images, and
+# copied with its run folder (for --init) into the package.
+GENERAL_MINUTES ?= 90
+GENERAL_RUN := runs/general
+GENERAL_FLAGS := --synthetic --style mix --size 160x48 --length 3-8 --model cnn \
+	--depths 1,1,2,2 --features 256
+GENERAL := src/ctcocr/models
+
+general-model: install
+	$(BIN)/python -m pip install --quiet -e '.[fonts]'
+	rm -rf $(GENERAL_RUN) $(GENERAL_RUN)-test
+	$(BIN)/ctcocr train $(GENERAL_FLAGS) --out $(GENERAL_RUN) --max-minutes $(GENERAL_MINUTES)
+	$(BIN)/ctcocr synth $(GENERAL_RUN)-test --style mix --length 3-8 --count 2000 --seed 424243
+	$(BIN)/ctcocr export $(GENERAL_RUN) $(GENERAL_RUN)/general.onnx --quantize static
+	$(BIN)/ctcocr verify $(GENERAL_RUN)/general.onnx $(GENERAL_RUN)-test
+	mkdir -p $(GENERAL)/general
+	cp $(GENERAL_RUN)/config.json $(GENERAL_RUN)/model.safetensors $(GENERAL)/general/
+	cp $(GENERAL_RUN)/general.onnx $(GENERAL)/general.onnx
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -43,12 +43,14 @@ def ctcocr(*args: str, capture: bool = True) -> str:
 
 
 def train_and_test(
-    run: Path, train: Path, root: Path, minutes: float, extra: list[str]
+    run: Path, train: Path, root: Path, minutes: float, extra: list[str], val: bool = True
 ) -> dict[str, float]:
-    """Train into `run` (fresh), then score on root/test.csv."""
+    """Train into `run` (fresh), then score on root/test.csv. `val`: select the best epoch on
+    root/val.csv (else on the share training holds out of `train`)."""
     if run.exists():
         shutil.rmtree(run)
-    flags = ["--val", str(root / "val.csv"), "--max-minutes", str(minutes), "--out", str(run)]
+    flags = ["--val", str(root / "val.csv")] if val else []
+    flags += ["--max-minutes", str(minutes), "--out", str(run)]
     ctcocr("train", str(train), *flags, *extra, capture=False)
     result = json.loads(ctcocr("evaluate", str(run), str(root / "test.csv"), "--json"))
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

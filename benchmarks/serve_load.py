@@ -36,10 +36,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(model: Path | None, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "ctcocr", "serve", "--host", HOST, "--port", str(port)]
-    if model is not None:
-        command.insert(4, str(model))
+def start_server(serve_args: list[str], port: int) -> subprocess.Popen[bytes]:
+    """`ctcocr serve SERVE_ARGS...` on HOST:port, once /healthz answers."""
+    command = [sys.executable, "-m", "ctcocr", "serve", *serve_args]
+    command += ["--host", HOST, "--port", str(port)]
     server = subprocess.Popen(command, env=os.environ.copy())
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -58,22 +58,25 @@ def payloads(count: int) -> list[bytes]:
     return png_samples(count, seed=4242)
 
 
-async def post_raw(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes
-) -> int:
-    """One POST on a kept-alive HTTP/1.1 connection; returns the status code."""
+async def post(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    path: str,
+    body: bytes,
+    content_type: str = "image/png",
+) -> tuple[int, bool]:
+    """One POST on a kept-alive HTTP/1.1 connection -> (status code, whether the server
+    closes the connection after it, as it does after refusing a body it did not read)."""
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: image/png\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     writer.write(head.encode() + body)
     await writer.drain()
     status_line, *headers = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
-    length = next(
-        (int(h.split(b":")[1]) for h in headers if h.lower().startswith(b"content-length:")), 0
-    )
-    await reader.readexactly(length)
-    return int(status_line.split()[1])
+    fields = dict(h.lower().split(b":", 1) for h in headers if b":" in h)
+    await reader.readexactly(int(fields.get(b"content-length", b"0")))
+    return int(status_line.split()[1]), fields.get(b"connection", b"").strip() == b"close"
 
 
 async def load(
@@ -95,8 +98,8 @@ async def load(
                 body = bodies[index % len(bodies)]
                 start = time.perf_counter()
                 try:
-                    status = await asyncio.wait_for(
-                        post_raw(reader, writer, "/v1/recognize", body), timeout
+                    status, _ = await asyncio.wait_for(
+                        post(reader, writer, "/v1/recognize", body), timeout
                     )
                     outcomes[str(status)] += 1
                 except (OSError, asyncio.IncompleteReadError, TimeoutError) as error:
@@ -120,7 +123,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     args = parser.parse_args()
     port = free_port()
-    server = start_server(args.model, port)
+    server = start_server([] if args.model is None else [str(args.model)], port)
     try:
         bodies = payloads(64)
         latencies, outcomes, elapsed = asyncio.run(

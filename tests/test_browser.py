@@ -41,15 +41,11 @@ def page_model(tiny_onnx: Path) -> Path:
     return SHIPPED_MODEL if SHIPPED_MODEL.is_file() else tiny_onnx
 
 
-@pytest.fixture(scope="module")
-def server(page_model: Path) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port, in a thread of this process."""
+def _serve(app: object) -> Iterator[str]:
+    """`app` under uvicorn on a free loopback port, in a thread of this process."""
     import uvicorn
 
-    from ctcocr.serve.app import create_app
-
     port = _free_port()
-    app = create_app(page_model)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     app_server = uvicorn.Server(config)
     thread = threading.Thread(target=app_server.run, daemon=True)
@@ -61,6 +57,33 @@ def server(page_model: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     app_server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(page_model: Path) -> Iterator[str]:
+    from ctcocr.serve.app import create_app
+
+    yield from _serve(create_app(page_model))
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory: pytest.TempPathFactory, tiny_onnx: Path) -> Path:
+    """A folder of two models that read differently: the page's picker shows."""
+    from ctcocr.runtime.onnx_backend import SHIPPED_MODEL
+
+    if not SHIPPED_MODEL.is_file():
+        pytest.skip("no shipped model to serve beside the tiny one")
+    folder = tmp_path_factory.mktemp("models")
+    shutil.copyfile(SHIPPED_MODEL, folder / "shipped.onnx")
+    shutil.copyfile(tiny_onnx, folder / "tiny.onnx")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def folder_server(two_models: Path) -> Iterator[str]:
+    from ctcocr.serve.app import create_app
+
+    yield from _serve(create_app(two_models))
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +133,7 @@ def test_picking_an_image_shows_its_text_and_confidences(server, browser, page_m
     assert confidence == f"{100 * expected.confidence:.1f}%"
     assert [c.text.split()[0] for c in chars] == list(expected.text)
     assert browser.find_element(By.ID, "error").get_attribute("hidden") is not None
+    assert not browser.find_element(By.ID, "picker").is_displayed()  # one model: no choice
     screenshot = os.environ.get("CTCOCR_SCREENSHOT")
     if screenshot:  # for a person to look at: CTCOCR_SCREENSHOT=page.png pytest -m browser
         browser.save_screenshot(screenshot)
@@ -126,3 +150,28 @@ def test_a_file_that_is_not_an_image_shows_an_error(server, browser, tmp_path):
     error = browser.find_element(By.ID, "error")
     WebDriverWait(browser, 30).until(lambda _: error.is_displayed())
     assert "not a readable image" in error.text
+
+
+def test_the_picker_chooses_the_model_that_reads(folder_server, browser, two_models, tiny_dataset):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    image = sorted((tiny_dataset / "images").glob("*.png"))[5]
+    readings = {
+        name: Recognizer(two_models / f"{name}.onnx").predict(image).text or "(nothing read)"
+        for name in ("shipped", "tiny")
+    }
+    assert readings["shipped"] != readings["tiny"]
+    browser.get(folder_server + "/")
+    picker = browser.find_element(By.ID, "picker")
+    WebDriverWait(browser, 30).until(lambda _: picker.is_displayed())
+    select = Select(browser.find_element(By.ID, "model-select"))
+    assert [o.text for o in select.options] == ["shipped", "tiny"]
+    select.select_by_value("tiny")
+    browser.find_element(By.ID, "file").send_keys(str(image))
+    text = browser.find_element(By.ID, "text")
+    WebDriverWait(browser, 30).until(lambda _: text.text == readings["tiny"])
+    assert "tiny.onnx" in browser.find_element(By.ID, "model").text
+    select.select_by_value("shipped")  # the same image, read again by the other model
+    WebDriverWait(browser, 30).until(lambda _: text.text == readings["shipped"])
+    assert "shipped.onnx" in browser.find_element(By.ID, "model").text

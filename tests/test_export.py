@@ -11,7 +11,7 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from ctcocr.cli.main import main
-from ctcocr.core.run_folder import read_spec
+from ctcocr.core.run_folder import file_sha256, read_spec, record_weights_sha256
 from ctcocr.data.images import preprocess_batch
 from ctcocr.runtime.onnx_backend import OnnxBackend
 from ctcocr.runtime.recognizer import Recognizer
@@ -100,6 +100,8 @@ def test_verify_fails_when_the_run_reads_differently(cli, tiny_run, tiny_dataset
     bias = weights["classifier.bias"]
     bias[1:] += np.linspace(0, 40, bias.size - 1, dtype=np.float32)  # now reads class N-1
     save_file(weights, str(run / "model.safetensors"))
+    # a deliberate change, not damage: record the new weights' hash as training would
+    record_weights_sha256(run, file_sha256(run / "model.safetensors"))
     result = cli("verify", model, tiny_dataset)
     assert result.code == 1
     assert "FAILED" in result.out

@@ -83,10 +83,28 @@ def test_model_route_describes_the_model(client, tiny_onnx, reader):
     assert "ctcocr.run_spec" not in info["metadata"]
 
 
+def test_one_model_is_also_listed_and_served_by_name(client, reader, tiny_dataset):
+    listing = client.get("/v1/models").json()
+    assert listing["default"] == "tiny"
+    assert [(m["name"], m["info"]["charset"], m["error"]) for m in listing["models"]] == [
+        ("tiny", reader.charset, None)
+    ]
+    data = _png(tiny_dataset, 4)
+    response = client.post("/v1/models/tiny/recognize", content=data)
+    assert response.json() == _expected(reader, data)
+    missing = client.post("/v1/models/other/recognize", content=data)
+    _assert_error(missing, 404, "'other'", "'tiny'")
+
+
 def test_healthz_and_openapi(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     schema = client.get("/openapi.json").json()
     assert {"/v1/recognize", "/v1/recognize/batch", "/v1/model", "/healthz"} <= set(schema["paths"])
+    assert {
+        "/v1/models",
+        "/v1/models/{name}/recognize",
+        "/v1/models/{name}/recognize/batch",
+    } <= set(schema["paths"])
     content = schema["paths"]["/v1/recognize"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json", "image/*"} <= set(content)
     assert client.get("/docs").status_code == 200
@@ -164,6 +182,13 @@ def test_bad_json_is_422(client, body, needle):
     _assert_error(client.post("/v1/recognize", json=body), 422, needle)
 
 
+def test_deeply_nested_json_is_422_not_500(client):
+    deep = b"[" * 200_000  # json.loads recurses once per bracket
+    for route in ("/v1/recognize", "/v1/recognize/batch"):
+        response = client.post(route, content=deep, headers={"content-type": "application/json"})
+        _assert_error(response, 422, "nested too deeply")
+
+
 def test_malformed_json_and_empty_bodies_are_422(client):
     bad = client.post("/v1/recognize", content=b"{", headers={"content-type": "application/json"})
     _assert_error(bad, 422, "JSON")
@@ -234,6 +259,12 @@ def test_decoding_options_as_json_and_query(client, reader, tiny_dataset):
     assert by_query.json() == expected
 
 
+def test_an_arithmetic_answer_comes_back(client, tiny_dataset):
+    response = client.post("/v1/recognize?answer=arithmetic", content=_png(tiny_dataset))
+    assert response.status_code == 200
+    assert response.json().get("answer") or response.json().get("answer_error")
+
+
 @pytest.mark.parametrize(
     "query",
     ["?beam=zero", "?length=6-4", "?colour=red", "?allowed=%C3%A9"],
@@ -243,3 +274,36 @@ def test_bad_decoding_options_are_422(client, tiny_dataset, query):
     response = client.post(f"/v1/recognize{query}", content=data)
     assert response.status_code == 422
     assert "decoding options" in response.json()["detail"] or "query" in response.json()["detail"]
+
+
+def test_the_bound_port_answers_without_a_delayed_ack_wait(tiny_onnx, tiny_dataset):
+    """`ctcocr serve` binds its own socket (to fail clearly on a port in use); answers on it
+    must not wait ~40 ms for the client's delayed ACK, as they did on a socket not marked TCP."""
+    import statistics
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from ctcocr.serve.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(tiny_onnx), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        data = _png(tiny_dataset)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            latencies = []
+            for _ in range(20):
+                start = time.perf_counter()
+                assert http.post("/v1/recognize", content=data).status_code == 200
+                latencies.append(time.perf_counter() - start)
+        assert statistics.median(latencies) < 0.025, latencies
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -83,3 +83,25 @@ def test_a_new_event_loop_gets_a_new_worker(reader: Recognizer) -> None:
     batcher = Batcher(reader)
     for _ in range(2):  # asyncio.run makes a fresh loop each time, as test clients do
         assert read_all(batcher, [([png], DecodeOptions())]) == [[reader.predict(png)]]
+
+
+def test_a_closed_batcher_answers_what_it_was_given_then_ends(reader: Recognizer) -> None:
+    """What a reload relies on: the replaced model's Batcher drops no request."""
+    pngs = png_samples(4, seed=35)
+    batcher = Batcher(reader)
+
+    async def main() -> tuple[list, list, bool]:
+        queued = [
+            asyncio.ensure_future(batcher.read([("q.png", png)], DecodeOptions())) for png in pngs
+        ]
+        await asyncio.sleep(0)  # the worker starts on the first, the others wait in the queue
+        batcher.close()
+        answered = await asyncio.gather(*queued)
+        late = await batcher.read([("late.png", pngs[0])], DecodeOptions())  # after the close
+        await asyncio.sleep(0.05)
+        return answered, late, batcher._worker is not None and batcher._worker.done()
+
+    answered, late, ended = asyncio.run(main())
+    assert answered == [[reader.predict(png)] for png in pngs]
+    assert late == [reader.predict(pngs[0])]
+    assert ended  # nothing left waiting on the old model

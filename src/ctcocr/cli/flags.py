@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctcocr.core.config_flags import parse_range, parse_size
-from ctcocr.core.errors import DataError
+from ctcocr.core.errors import DataError, ModelFileError
+from ctcocr.core.run_folder import CONFIG, incomplete_run
 from ctcocr.data.images import IMAGE_SUFFIXES
 from ctcocr.data.samples import image_files
 
@@ -19,9 +20,27 @@ if TYPE_CHECKING:
 
 
 def synth_flags(parser: argparse.ArgumentParser) -> None:
+    from ctcocr.data.styles import STYLES
+
     parser.add_argument("--length", type=parse_range, default=(4, 6), help="text length A-B")
-    parser.add_argument("--charset", help="characters (synth default: digits + upper case)")
-    parser.add_argument("--size", type=parse_size, default=(128, 64), help="image size WxH")
+    parser.add_argument(
+        "--charset",
+        help="characters to draw (default: all the --style draws; captcha: digits + upper case)",
+    )
+    parser.add_argument(
+        "--size",
+        type=parse_size,
+        default=(128, 64),
+        help="image size WxH of the captcha style (others draw 20-80 pixels high, 2:1-6:1); "
+        "in train, also the model's input size",
+    )
+    parser.add_argument(
+        "--style",
+        default="captcha",
+        metavar="NAME",
+        help=f"synthesis style: {', '.join(STYLES)} (default: captcha; `ctcocr styles` shows them)",
+    )
+    parser.add_argument("--font-dir", default="", help="a folder of extra .ttf/.otf fonts to draw")
 
 
 def training_flags(parser: argparse.ArgumentParser, with_model: bool = True) -> None:
@@ -56,9 +75,16 @@ def training_flags(parser: argparse.ArgumentParser, with_model: bool = True) -> 
 def synth_config(args: argparse.Namespace) -> SynthConfig:
     from ctcocr.data.synth import SynthConfig
 
-    extra = {"charset": args.charset} if args.charset else {}
     (low, high), (width, height) = args.length, args.size
-    return SynthConfig(width=width, height=height, min_length=low, max_length=high, **extra)
+    return SynthConfig(
+        width=width,
+        height=height,
+        min_length=low,
+        max_length=high,
+        charset=args.charset or "",
+        style=args.style,
+        font_dir=args.font_dir,
+    )
 
 
 def decode_flags(parser: argparse.ArgumentParser) -> None:
@@ -78,9 +104,13 @@ def decode_options(args: argparse.Namespace) -> DecodeOptions:
 
 def split_model(paths: list[Path]) -> tuple[Path | None, list[Path]]:
     """`predict [MODEL] IMAGE...`: the first of several paths is the model unless it is an
-    image or a folder of images; a lone path is read with the shipped model."""
+    image or a folder of images; a lone path is read with the shipped model. A folder with a
+    training's files but no config.json is an incomplete run, never a folder of images."""
     first = paths[0]
-    is_run = first.is_dir() and (first / "config.json").is_file()
+    incomplete = incomplete_run(first)
+    if incomplete:
+        raise ModelFileError(incomplete)
+    is_run = first.is_dir() and (first / CONFIG).is_file()
     if len(paths) == 1:
         if is_run or first.suffix.lower() == ".onnx":
             raise DataError(f"{first} is a model: name the images to read after it")
@@ -95,6 +125,11 @@ def image_paths(inputs: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
+            if (item / CONFIG).is_file() or incomplete_run(item):
+                raise DataError(
+                    f"{item} is a run folder, not a folder of images: give the model first, "
+                    "then the images"
+                )
             found = image_files(item)
             if not found:
                 raise DataError(f"{item}: no images in this folder")

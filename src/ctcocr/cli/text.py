@@ -28,3 +28,14 @@ def format_confidence(summary: dict[str, Any], min_confidence: float = 0.0) -> l
             f"accuracy of the rest {summary['accepted_accuracy']:.2%}"
         )
     return lines
+
+
+def prediction_line(row: dict[str, Any], answer: bool = False) -> str:
+    """One line of `ctcocr predict`, tab-separated: path, text, confidence; with `answer`
+    (--answer), then "= 19" or "no answer"; then "rejected" when it is."""
+    fields = [row["path"], row["text"], f"{row['confidence']:.3f}"]
+    if answer:
+        fields.append(f"= {row['answer']}" if row.get("answer") is not None else "no answer")
+    if row["rejected"]:
+        fields.append("rejected")
+    return "\t".join(fields)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from ctcocr.cli.audit_command import add_audit_parser, cmd_audit
 from ctcocr.cli.flags import decode_flags, decode_options, synth_config, training_flags
+from ctcocr.cli.styles_command import add_styles_parser, cmd_styles
 from ctcocr.core.errors import CtcocrError
 
 
@@ -19,6 +22,9 @@ def add_tool_parsers(commands: argparse._SubParsersAction) -> None:
     calibrate.add_argument("model", type=Path, help="run folder (its config.json is updated)")
     calibrate.add_argument("data", type=Path, help="labelled data the model was not trained on")
     calibrate.add_argument("--label-pattern", default=DEFAULT_LABEL_PATTERN)
+    calibrate.add_argument(
+        "--skip-bad", action="store_true", help="fit on the readable images, leaving out bad ones"
+    )
     decode_flags(calibrate)
 
     explain = commands.add_parser("explain", help="draw what each time step of a model read")
@@ -33,14 +39,23 @@ def add_tool_parsers(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--out", type=Path, required=True, help="folder: a run per model, tables")
     compare.add_argument("--resume", action="store_true", help="continue killed runs in --out")
     augment_preview_parser(commands, DEFAULT_LABEL_PATTERN)
+    add_styles_parser(commands)
     pack_parser(commands)
     deployment_parsers(commands)
+    add_audit_parser(commands)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ctcocr.evaluation.temperature import calibrate_run
 
-    fit = calibrate_run(args.model, args.data, args.label_pattern, decode_options(args))
+    fit, skipped = calibrate_run(
+        args.model, args.data, args.label_pattern, decode_options(args), args.skip_bad
+    )
+    if skipped:
+        print(
+            f"ctcocr calibrate: warning: left out {len(skipped)} unreadable image(s) (--skip-bad)",
+            file=sys.stderr,
+        )
     print(
         f"temperature {fit.temperature:.4g} fitted on {fit.count} images "
         f"(sequence accuracy {fit.accuracy:.2%}): calibration error {fit.ece_before:.2%} "
@@ -50,9 +65,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from ctcocr.core.run_folder import check_out
     from ctcocr.evaluation.explain import explain, write_explanation
     from ctcocr.runtime.recognizer import Recognizer
 
+    check_out(args.out, folder=False)
     view = explain(Recognizer(args.model), args.image)
     write_explanation(view, args.out, truth=args.label)
     print(f"read {view.text!r}; alignment view in {args.out}")
@@ -117,10 +134,27 @@ def deployment_parsers(commands: argparse._SubParsersAction) -> None:
     verify.add_argument("--json", action="store_true", help="print one JSON object")
 
     serve = commands.add_parser("serve", help="HTTP service and web page (the serve extra)")
-    serve.add_argument("model", type=Path, nargs="?", help="run or .onnx (default: shipped)")
+    serve.add_argument(
+        "model",
+        type=Path,
+        nargs="?",
+        help="run folder or .onnx (default: shipped), or a folder of them, each served by name",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--max-bytes", type=int, default=2_000_000, help="largest request body")
+    serve.add_argument(
+        "--default",
+        metavar="NAME",
+        help="with a folder: the model of /v1/recognize (default: the only one)",
+    )
+    serve.add_argument(
+        "--reload-interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="with a folder: look for changed models at most this often (0: never)",
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -153,13 +187,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        from ctcocr.serve.app import run_server
+        from ctcocr.serve.server import run_server
     except ImportError as exc:
         raise CtcocrError(
             f"the service needs the serve extra ({exc}): pip install 'ctcocr[serve]'"
         ) from exc
 
-    run_server(args.model, args.host, args.port, args.max_bytes)
+    try:
+        run_server(
+            args.model, args.host, args.port, args.max_bytes, args.default, args.reload_interval
+        )
+    except KeyboardInterrupt:  # uvicorn stops gracefully, then passes the Ctrl+C on
+        print("ctcocr serve: stopped", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -175,11 +215,12 @@ def augment_preview_parser(commands: argparse._SubParsersAction, pattern: str) -
 
 
 def cmd_augment_preview(args: argparse.Namespace) -> int:
-    from ctcocr.core.run_folder import write_atomic
+    from ctcocr.core.run_folder import check_out, write_atomic
     from ctcocr.data.augment import AugmentConfig, preview
     from ctcocr.data.images import load_image
     from ctcocr.data.samples import read_samples
 
+    check_out(args.out, folder=False)
     samples = read_samples(args.data, args.label_pattern)[: max(1, args.rows)]
     config = AugmentConfig().scaled(args.augment_strength)
     images = [load_image(s.path) for s in samples]
@@ -194,8 +235,10 @@ TOOL_COMMANDS = {
     "explain": cmd_explain,
     "compare": cmd_compare,
     "augment-preview": cmd_augment_preview,
+    "styles": cmd_styles,
     "pack": cmd_pack,
     "export": cmd_export,
     "verify": cmd_verify,
     "serve": cmd_serve,
+    "audit": cmd_audit,
 }

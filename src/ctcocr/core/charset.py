@@ -18,6 +18,9 @@ from ctcocr.core.errors import CharsetError
 
 BLANK = 0
 DEFAULT_CHARSET = string.digits + string.ascii_uppercase
+# What `--style mix` draws: digits, both cases and the signs of arithmetic CAPTCHAs.
+ARITHMETIC_SIGNS = "+-×=?"
+GENERAL_CHARSET = string.digits + string.ascii_lowercase + string.ascii_uppercase + ARITHMETIC_SIGNS
 
 
 @dataclass(frozen=True)

@@ -47,3 +47,7 @@ class ModelFileError(CtcocrError, ValueError):
 
 class ConfigError(CtcocrError, ValueError):
     """A configuration value is out of range or inconsistent with another."""
+
+
+class ExpressionError(CtcocrError, ValueError):
+    """A text read for `--answer arithmetic` is not an arithmetic expression."""

@@ -1,6 +1,7 @@
 """Run folders: what a trained model is on disk, read and written without torch.
 
-    RUN/config.json        RunSpec: charset, preprocessing, model and training config, version
+    RUN/config.json        RunSpec: charset, preprocessing, model and training config, version,
+                           and the SHA-256 of model.safetensors (checked when it is loaded)
     RUN/model.safetensors  weights of the best epoch on validation
     RUN/last.pt            what --resume needs (weights, optimizer, progress); tensors only
     RUN/metrics.jsonl      one line per epoch
@@ -12,17 +13,18 @@ Every file is written to a temporary name and renamed, so a killed run never lea
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ctcocr.core.charset import Charset
 from ctcocr.core.config import ModelConfig, PreprocessConfig
-from ctcocr.core.errors import ModelFileError
+from ctcocr.core.errors import DataError, ModelFileError
 from ctcocr.core.version import __version__
 
 FORMAT_VERSION = 1
@@ -31,6 +33,10 @@ WEIGHTS = "model.safetensors"
 RESUME_STATE = "last.pt"
 METRICS = "metrics.jsonl"
 CURVES = "training.png"
+WEIGHTS_SHA256 = "weights_sha256"  # config.json's record of model.safetensors
+# Files only a training writes: a folder holding one of them but no config.json is a run
+# that lost its config (or never finished starting), not a folder of images.
+RUN_FILES = (WEIGHTS, RESUME_STATE, METRICS)
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,9 @@ def read_spec(run_dir: Path) -> RunSpec:
     config_path = run_dir / CONFIG
     if not run_dir.is_dir():
         raise ModelFileError(f"{run_dir}: no such run folder: give the --out folder of a training")
+    incomplete = incomplete_run(run_dir)
+    if incomplete:
+        raise ModelFileError(incomplete)
     if not config_path.is_file() or not (run_dir / WEIGHTS).is_file():
         raise ModelFileError(
             f"{run_dir}: not a ctcocr run (needs {CONFIG} and {WEIGHTS}): "
@@ -112,16 +121,67 @@ def read_spec(run_dir: Path) -> RunSpec:
     return RunSpec.from_json(data, str(config_path))
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(temporary) in path's folder, then rename the result onto path."""
+def incomplete_run(folder: Path) -> str | None:
+    """What is wrong with a folder that holds a training's files but no config.json, or None."""
+    if not folder.is_dir() or (folder / CONFIG).is_file():
+        return None
+    found = [name for name in RUN_FILES if (folder / name).is_file()]
+    if not found:
+        return None
+    return (
+        f"{folder}: an incomplete run: it holds {', '.join(found)} but no {CONFIG}: "
+        f"restore its {CONFIG}, or give the --out folder of a finished training"
+    )
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Call write(temporary) in path's folder, then rename the result onto path.
+
+    The file gets the permissions a new file gets here (0644 under the usual umask 022), even
+    when `write` makes its own private file (safetensors writes 0600 and renames it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its files are private (0600); this one gets the usual permissions.
     temporary = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}{path.suffix}")
     try:
+        # Created first so that the umask decides its mode: reading the umask means setting it,
+        # which is not safe with threads.
+        os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        mode = temporary.stat().st_mode & 0o777
         write(temporary)
+        if temporary.stat().st_mode & 0o777 != mode:
+            os.chmod(temporary, mode)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def check_out(path: Path, folder: bool, flag: str = "--out", data: Sequence[Path] = ()) -> None:
+    """Check, before any work, that `path` can be written: a folder to fill (`folder`) or a
+    file. DataError, naming the path and the fix, when it lies under a file, in a folder this
+    user cannot write, or inside one of the `data` folders (whose listing would then pick up
+    what is written there: training.png as an image labelled "training"). `flag` names the
+    option in the message ("" for a positional argument)."""
+    named = f"{flag} {path}" if flag else str(path)
+    if folder and path.exists() and not path.is_dir():
+        raise DataError(f"{named} is a file: give a folder")
+    if not folder and path.is_dir():
+        raise DataError(f"{named} is a folder: give a file name")
+    nearest = path if folder else path.parent
+    while not nearest.exists() and nearest != nearest.parent:
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        raise DataError(f"{named}: {nearest} is a file, not a folder: choose a path in a folder")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise DataError(
+            f"{named}: cannot write in {nearest} (permission denied or read-only): "
+            "choose a folder you can write"
+        )
+    target = path.resolve()
+    for source in data:
+        if source.is_dir() and (target == source.resolve() or source.resolve() in target.parents):
+            raise DataError(
+                f"{named} is inside the data folder {source}: what is written there would be "
+                "read as data next time: choose a folder outside it"
+            )
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -134,7 +194,39 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def write_spec(run_dir: Path, spec: RunSpec) -> None:
-    write_json(run_dir / CONFIG, spec.to_json())
+    """Write config.json, with the SHA-256 of the weights beside it when there are any."""
+    data = spec.to_json()
+    if (run_dir / WEIGHTS).is_file():
+        data[WEIGHTS_SHA256] = file_sha256(run_dir / WEIGHTS)
+    write_json(run_dir / CONFIG, data)
+
+
+def record_weights_sha256(run_dir: Path, digest: str) -> None:
+    """After new weights are saved: store their SHA-256 in config.json, if it is written yet."""
+    path = run_dir / CONFIG
+    if path.is_file():
+        write_json(path, {**json.loads(path.read_text(encoding="utf-8")), WEIGHTS_SHA256: digest})
+
+
+def check_weights_sha256(run_dir: Path, weights: bytes) -> None:
+    """ModelFileError when the weights' bytes differ from what config.json recorded.
+
+    Runs from before the record (no field) load unchecked."""
+    data = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
+    expected = data.get(WEIGHTS_SHA256) if isinstance(data, dict) else None
+    if expected is not None and hashlib.sha256(weights).hexdigest() != expected:
+        raise ModelFileError(
+            f"{run_dir / WEIGHTS}: weights do not match {CONFIG}'s sha256: the file is "
+            "damaged; retrain or restore it"
+        )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,17 +53,37 @@ def load_image(source: ImageInput, name: str | None = None) -> Image.Image:
     )
 
 
+def open_readable(
+    sources: Sequence[ImageInput],
+) -> tuple[list[Image.Image], dict[int, ImageError]]:
+    """Open each source -> (the images that opened, in order; {index: its ImageError} for the
+    others), so that one unreadable file does not stop the rest."""
+    images: list[Image.Image] = []
+    failed: dict[int, ImageError] = {}
+    for index, source in enumerate(sources):
+        try:
+            images.append(load_image(source))
+        except ImageError as error:
+            failed[index] = error
+    return images, failed
+
+
 def _open(stream: io.BytesIO, label: str) -> Image.Image:
     try:
-        image = Image.open(stream)  # reads the header only: the size is known, no pixels yet
-        if image.width * image.height > MAX_PIXELS:
-            raise ImageTooLargeError(
-                f"{label}: {image.width}x{image.height} pixels is more than ctcocr opens "
-                f"({MAX_PIXELS:,}): scale the image down"
-            )
-        image.load()  # force a full read so truncated files fail here, not later
+        with warnings.catch_warnings():
+            # Pillow warns from ~89M pixels (ctcocr refuses far fewer itself, just below) and
+            # about damaged metadata (EXIF, ICC) it then skips: the pixels load or raise.
+            # (The filter is process-wide while it lasts; only Pillow runs inside it.)
+            warnings.simplefilter("ignore")
+            image = Image.open(stream)  # reads the header only: the size is known, no pixels yet
+            if image.width * image.height > MAX_PIXELS:
+                raise _too_large(label, f"{image.width}x{image.height} pixels")
+            image.load()  # force a full read so truncated files fail here, not later
     except ImageError:
         raise
+    except Image.DecompressionBombError as exc:  # Pillow's own limit (~179M) struck first
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _too_large(label, f"{int(found[1]):,} pixels" if found else "the image") from None
     except UnidentifiedImageError as exc:
         raise NotAnImageError(
             f"{label}: not a readable image, in no format Pillow knows ({exc}): use a PNG, "
@@ -71,23 +94,50 @@ def _open(stream: io.BytesIO, label: str) -> Image.Image:
             f"{label}: not a readable image ({exc}): replace or remove the file "
             "(training can skip such files with --skip-bad)"
         ) from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{label}: image has too many pixels ({exc})") from exc
     return image
 
 
+def _too_large(label: str, size: str) -> ImageTooLargeError:
+    return ImageTooLargeError(
+        f"{label}: {size} is more than ctcocr opens ({MAX_PIXELS:,} pixels): scale the image down"
+    )
+
+
+# Float pixels a little past 1.0 (rounding after normalising) still count as [0, 1].
+_FLOAT_SLACK = 1e-3
+
+
 def _array_to_image(array: np.ndarray) -> Image.Image:
+    """uint8 0-255 as is; booleans and other integers in 0-255; floats in [0, 1], scaled."""
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise ImageError(
             f"array of shape {array.shape} is not an image: use (H, W), (H, W, 3) or (H, W, 4)"
         )
-    if array.dtype != np.uint8:
-        if np.issubdtype(array.dtype, np.floating) and array.size and float(array.max()) <= 1.0:
-            array = array * 255.0
-        array = np.clip(array, 0, 255).astype(np.uint8)
-    return Image.fromarray(array)
+    if array.size == 0:
+        raise ImageError(f"array of shape {array.shape} is empty: pass an image with pixels")
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    elif np.issubdtype(array.dtype, np.floating):
+        low, high = float(array.min()), float(array.max())  # NaN anywhere makes both NaN
+        if not (low >= -_FLOAT_SLACK and high <= 1.0 + _FLOAT_SLACK):
+            raise _bad_pixels(array, f"float pixels from {low:g} to {high:g}")
+        array = np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.integer):
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 255:
+            raise _bad_pixels(array, f"{array.dtype} pixels from {low} to {high}")
+        array = array.astype(np.uint8)
+    else:
+        raise _bad_pixels(array, f"{array.dtype} pixels")
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+def _bad_pixels(array: np.ndarray, found: str) -> ImageError:
+    return ImageError(
+        f"array of shape {array.shape} holds {found}: pass uint8 values 0-255, or floats in [0, 1]"
+    )
 
 
 def to_mode(image: Image.Image, channels: int) -> Image.Image:

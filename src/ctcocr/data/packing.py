@@ -27,7 +27,7 @@ from braceexpand import braceexpand
 
 from ctcocr.core.charset import Charset
 from ctcocr.core.errors import DataError
-from ctcocr.core.run_folder import write_atomic, write_json
+from ctcocr.core.run_folder import check_out, write_atomic, write_json
 from ctcocr.data.samples import DEFAULT_LABEL_PATTERN, check_images, check_labels, read_samples
 
 INDEX = "index.json"
@@ -164,6 +164,7 @@ def pack(
     """
     if shard_size < 1:
         raise DataError(f"--shard-size {shard_size}: use at least 1")
+    check_out(out, folder=True, flag="", data=[source])
     if (out / INDEX).exists():
         raise DataError(f"{out} already holds packed shards ({INDEX}): choose a new folder")
     samples = read_samples(source, label_pattern)

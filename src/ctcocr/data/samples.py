@@ -11,6 +11,8 @@ No torch here: evaluation and torch-free inference read data the same way.
 from __future__ import annotations
 
 import csv
+import io
+import os
 import random
 import re
 from collections.abc import Sequence
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ctcocr.core.charset import Charset
-from ctcocr.core.errors import DataError, ImageError, LabelError
+from ctcocr.core.errors import ConfigError, DataError, ImageError, LabelError
 from ctcocr.data.images import IMAGE_SUFFIXES, load_image
 
 DEFAULT_LABEL_PATTERN = r"^(?P<label>[^_]+)"
@@ -59,19 +61,52 @@ def read_manifest(csv_path: Path) -> list[Sample]:
     """Rows of `path,label`, paths relative to the CSV file's folder."""
     root = csv_path.parent
     samples: list[Sample] = []
-    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+    reader = csv.DictReader(io.StringIO(read_text(csv_path), newline=""))
+    try:
         if reader.fieldnames is None or not {"path", "label"} <= set(reader.fieldnames):
             raise DataError(
                 f"{csv_path}: the first line must be the header 'path,label' "
                 f"(found {reader.fieldnames})"
             )
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num  # the row's last line: a quoted label may span lines
             relative, label = row["path"] or "", row["label"] or ""
             if not relative:
                 raise DataError(f"{csv_path}, line {line}: the path is empty")
             samples.append(Sample(_existing(root, relative, csv_path, line), label))
+    except csv.Error as exc:
+        raise DataError(
+            f"{csv_path}, line {reader.line_num}: not a readable CSV row ({exc}): fix the row"
+        ) from exc
     return samples
+
+
+def read_text(path: Path) -> str:
+    """A label list's text: UTF-8, with or without a byte-order mark; DataError naming the line
+    of the first byte that is not UTF-8 (a file saved as cp1252 by Excel, or GBK)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror}): check the file") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        # GBK first: cp1252 decodes nearly any bytes, GBK text only rarely fails to be GBK.
+        guess = next((e for e in ("GBK", "CP1252") if _decodes(data, e)), "CP1252")
+        raise DataError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}; Excel writes "
+            f"CP1252, Chinese tools GBK): convert it, e.g. `iconv -f {guess} -t UTF-8 "
+            f"{path.name} > {path.stem}-utf8{path.suffix}`, and give the converted file"
+        ) from None
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def read_tab_list(list_path: Path) -> list[Sample]:
@@ -80,7 +115,7 @@ def read_tab_list(list_path: Path) -> list[Sample]:
     Blank lines are skipped; the label is everything after the first tab, so it may hold
     spaces (but not a trailing newline)."""
     samples: list[Sample] = []
-    text = list_path.read_text(encoding="utf-8-sig")
+    text = read_text(list_path)
     for line, row in enumerate(text.splitlines(), start=1):
         if not row.strip():
             continue
@@ -107,11 +142,14 @@ def _existing(root: Path, relative: str, listing: Path, line: int) -> Path:
 
 def read_named_images(folder: Path, label_pattern: str = DEFAULT_LABEL_PATTERN) -> list[Sample]:
     """Images whose file names hold their labels; the pattern's `label` group is the label."""
-    pattern = re.compile(label_pattern)
-    if "label" not in pattern.groupindex:
-        raise DataError(f"label pattern {label_pattern!r} needs a named group (?P<label>...)")
+    pattern = compile_label_pattern(label_pattern)
     samples = []
     for file in image_files(folder):
+        if not is_utf8(file.name):
+            raise DataError(
+                f"{printable(file)}: the file name is not valid UTF-8, so its label cannot be "
+                "read: rename the file (e.g. `convmv -f latin1 -t utf8 --notest FILE`)"
+            )
         match = pattern.match(file.stem)
         if not match or not match.group("label"):
             raise DataError(
@@ -127,16 +165,49 @@ def read_named_images(folder: Path, label_pattern: str = DEFAULT_LABEL_PATTERN) 
     return samples
 
 
+def compile_label_pattern(label_pattern: str) -> re.Pattern[str]:
+    """The --label-pattern, compiled; ConfigError when it is no regex or lacks the label group."""
+    try:
+        pattern = re.compile(label_pattern)
+    except re.error as exc:
+        raise ConfigError(
+            f"--label-pattern {label_pattern!r} is not a valid regular expression ({exc}): "
+            f"fix it; the default is {DEFAULT_LABEL_PATTERN!r}"
+        ) from None
+    if "label" not in pattern.groupindex:
+        raise DataError(f"label pattern {label_pattern!r} needs a named group (?P<label>...)")
+    return pattern
+
+
 def image_files(folder: Path) -> list[Path]:
-    """The image files directly inside `folder`, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """The image files directly inside `folder`, sorted by name.
+
+    Hidden files (names starting with '.') are left out: macOS writes `._x.png` beside every
+    `x.png` on foreign disks, and they are not images."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if not p.name.startswith(".") and p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def is_utf8(name: str) -> bool:
+    """False for a file name whose bytes are not UTF-8 (Python holds them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(path: Path | str) -> str:
+    """A path as valid UTF-8 text: bytes that are not UTF-8 shown as \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def check_labels(samples: Sequence[Sample], charset: Charset, max_length: int) -> None:
     """Raise, listing the offenders, if a label is empty, too long, or outside the charset."""
-    empty = [s for s in samples if not s.label]
-    if empty:
-        raise LabelError(f"{_listing(empty)} have an empty label: label or remove them")
+    check_not_empty(samples)
     outside = [s for s in samples if any(c not in charset.chars for c in s.label)]
     if outside:
         extra = "".join(sorted({c for s in outside for c in s.label if c not in charset.chars}))
@@ -154,6 +225,13 @@ def check_labels(samples: Sequence[Sample], charset: Charset, max_length: int) -
         )
 
 
+def check_not_empty(samples: Sequence[Sample]) -> None:
+    """LabelError listing the samples whose label is empty: nothing to learn or score."""
+    empty = [s for s in samples if not s.label]
+    if empty:
+        raise LabelError(f"{_listing(empty)} have an empty label: label or remove them")
+
+
 def check_images(samples: Sequence[Sample], skip_bad: bool) -> tuple[list[Sample], list[Sample]]:
     """Decode every image once. Returns (good, bad); raises listing all bad unless skip_bad."""
     good, bad = [], []
@@ -165,7 +243,7 @@ def check_images(samples: Sequence[Sample], skip_bad: bool) -> tuple[list[Sample
         else:
             good.append(sample)
     if bad and not skip_bad:
-        paths = "\n  ".join(str(s.path) for s in bad)
+        paths = "\n  ".join(printable(s.path) for s in bad)
         raise DataError(
             f"{len(bad)} unreadable image(s); remove them or pass --skip-bad:\n  {paths}"
         )

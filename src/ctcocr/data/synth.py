@@ -1,10 +1,12 @@
-"""Synthetic CAPTCHAs from the `captcha` package's ImageCaptcha, deterministic for a seed.
+"""Synthetic CAPTCHAs of a named style, deterministic for a seed.
 
-ImageCaptcha draws its randomness from the `secrets` module, which cannot be seeded. We lend it
-a seeded stand-in for the duration of each call, so image `i` of seed `s` is always the same
-picture, whichever process or worker draws it.
+The default style, `captcha`, is the `captcha` package's ImageCaptcha. It draws its randomness
+from the `secrets` module, which cannot be seeded, so we lend it a seeded stand-in for the
+duration of each call. The other styles (`styles.py`) are drawn by `render.py` from a generator
+seeded by (style, seed, index). Either way image `i` of seed `s` is always the same picture,
+whichever process or worker draws it (with the same fonts installed).
 
->>> synth = CaptchaSynth(SynthConfig(), seed=7)
+>>> synth = CaptchaSynth(SynthConfig(style="mix", min_length=3, max_length=8), seed=7)
 >>> image, label = synth.sample(0)
 """
 
@@ -18,11 +20,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from captcha import image as captcha_image
 from PIL import Image
 
-from ctcocr.core.charset import DEFAULT_CHARSET
 from ctcocr.core.errors import ConfigError, DataError
+from ctcocr.data.fonts import available_fonts
+from ctcocr.data.render import draw_captcha
+from ctcocr.data.style_base import Style
+from ctcocr.data.styles import CaptchaPackage, Mix, style_named
+from ctcocr.data.texts import make_text
 
 _SECRETS_LOCK = threading.Lock()
 
@@ -31,21 +38,32 @@ _SECRETS_LOCK = threading.Lock()
 class SynthConfig:
     """What the generated CAPTCHAs look like."""
 
-    width: int = field(default=128, metadata={"help": "image width in pixels"})
-    height: int = field(default=64, metadata={"help": "image height in pixels"})
+    width: int = field(default=128, metadata={"help": "image width of the captcha style"})
+    height: int = field(default=64, metadata={"help": "image height of the captcha style"})
     min_length: int = field(default=4, metadata={"help": "shortest text"})
     max_length: int = field(default=6, metadata={"help": "longest text"})
-    charset: str = field(default=DEFAULT_CHARSET, metadata={"help": "characters to draw from"})
+    # "" = every character the style draws (the captcha style: digits + upper case)
+    charset: str = field(default="", metadata={"help": "characters to draw from"})
+    style: str = field(default="captcha", metadata={"help": "named style (styles.py)"})
+    font_dir: str = field(default="", metadata={"help": "a folder of extra .ttf/.otf fonts"})
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_length <= self.max_length:
             raise ConfigError(
                 f"length {self.min_length}-{self.max_length}: use 1 <= min <= max, e.g. 4-6"
             )
-        if not self.charset:
-            raise ConfigError("the synthetic charset is empty: give some characters")
         if self.width < 16 or self.height < 16:
             raise ConfigError(f"size {self.width}x{self.height} is too small: use at least 16x16")
+        style = style_named(self.style)
+        if not self.charset:  # frozen: set once, here, so that the record names the characters
+            object.__setattr__(self, "charset", style.default_charset())
+        if not style.can_draw(self.charset, self.min_length, self.max_length):
+            raise ConfigError(
+                f"style {self.style!r} draws nothing within the charset {self.charset!r} and "
+                f"length {self.min_length}-{self.max_length}: it draws {style.default_charset()!r}"
+                f"{' (expressions of 3 to 7 characters)' if style.text == 'arithmetic' else ''}; "
+                "widen --charset or --length, or choose another --style"
+            )
 
 
 class _SeededSecrets:
@@ -58,22 +76,52 @@ class _SeededSecrets:
 
 
 class CaptchaSynth:
-    """Draws (image, label) pairs; sample `index` depends only on the seed and the index."""
+    """Draws (image, label) pairs of the config's style; sample `index` depends only on the
+    seed, the index and the style (and, for the drawn styles, the fonts installed)."""
 
     def __init__(self, config: SynthConfig, seed: int) -> None:
         self.config = config
         self.seed = seed
-        self._captcha = captcha_image.ImageCaptcha(width=config.width, height=config.height)
+        self.style = style_named(config.style)
+        low, high = config.min_length, config.max_length
+        self._mixed = (
+            self.style.components(config.charset, low, high) if isinstance(self.style, Mix) else []
+        )
+        # Checked here, in the main process, so a bad font fails before training starts.
+        self.fonts = available_fonts(config.font_dir) if self._draws_fonts() else ()
+        self._captchas: dict[tuple[int, int], captcha_image.ImageCaptcha] = {}
+
+    def _draws_fonts(self) -> bool:
+        styles = self._mixed or [self.style]
+        return any(not isinstance(style, CaptchaPackage) for style in styles)
 
     def sample(self, index: int) -> tuple[Image.Image, str]:
-        rng = random.Random(f"ctcocr-synth:{self.seed}:{index}")
-        length = rng.randint(self.config.min_length, self.config.max_length)
-        label = "".join(rng.choice(self.config.charset) for _ in range(length))
+        if isinstance(self.style, CaptchaPackage):
+            rng = random.Random(f"ctcocr-synth:{self.seed}:{index}")
+            return self._captcha(self._text(self.style, rng), rng)
+        rng = random.Random(f"ctcocr-synth:{self.style.name}:{self.seed}:{index}")
+        style = self.style.pick(self._mixed, rng) if isinstance(self.style, Mix) else self.style
+        label = self._text(style, rng)
+        if isinstance(style, CaptchaPackage):
+            return self._captcha(label, rng)
+        generator = np.random.default_rng(rng.getrandbits(64))
+        return draw_captcha(style, label, self.fonts, generator), label
+
+    def _text(self, style: Style, rng: random.Random) -> str:
+        config = self.config
+        low, high = config.min_length, config.max_length
+        return make_text(style.text, style.cases, config.charset, low, high, rng)
+
+    def _captcha(self, label: str, rng: random.Random) -> tuple[Image.Image, str]:
+        """ImageCaptcha's picture of `label`, its randomness drawn from `rng`."""
+        size = (self.config.width, self.config.height)
+        if size not in self._captchas:
+            self._captchas[size] = captcha_image.ImageCaptcha(width=size[0], height=size[1])
         with _SECRETS_LOCK:
             original = captcha_image.secrets
             captcha_image.secrets = _SeededSecrets(rng)  # type: ignore[assignment]
             try:
-                image = self._captcha.generate_image(label)
+                image = self._captchas[size].generate_image(label)
             finally:
                 captcha_image.secrets = original
         return image, label

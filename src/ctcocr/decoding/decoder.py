@@ -16,12 +16,13 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ctcocr.core.charset import Charset
-from ctcocr.core.errors import ConfigError, DataError
+from ctcocr.core.errors import ConfigError, DataError, ExpressionError
+from ctcocr.decoding.arithmetic import arithmetic_answer
 from ctcocr.decoding.beam import aligned_confidences, batch_beam_search
 from ctcocr.decoding.constraints import Constraints, build_constraints
 from ctcocr.decoding.greedy import ctc_greedy_decode, log_softmax
@@ -29,6 +30,7 @@ from ctcocr.decoding.pattern import parse_pattern
 from ctcocr.decoding.prediction import Prediction
 
 MAX_BEAM = 256
+ANSWERS = ("arithmetic",)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,10 @@ class DecodeOptions:
         default=0.0,
         metadata={"help": "mark predictions less confident than P as rejected", "metavar": "P"},
     )
+    answer: Literal["arithmetic"] | None = field(
+        default=None,
+        metadata={"help": "also answer what was read: arithmetic gives 19 for 12+7=?"},
+    )
 
     def __post_init__(self) -> None:
         beam = self.beam
@@ -80,6 +86,8 @@ class DecodeOptions:
             raise ConfigError(f"min_confidence={confidence!r}: give a number from 0 to 1")
         if not 0.0 <= confidence <= 1.0:
             raise ConfigError(f"min_confidence={confidence}: give a number from 0 to 1")
+        if self.answer is not None and self.answer not in ANSWERS:
+            raise ConfigError(f"answer={self.answer!r}: use {', '.join(ANSWERS)}")
 
     @property
     def constrained(self) -> bool:
@@ -187,7 +195,16 @@ def decode(
             dataclasses.replace(p, rejected=p.rejected or p.confidence < options.min_confidence)
             for p in predictions
         ]
+    if options.answer == "arithmetic":
+        predictions = [_answered(p) for p in predictions]
     return predictions
+
+
+def _answered(prediction: Prediction) -> Prediction:
+    try:
+        return dataclasses.replace(prediction, answer=arithmetic_answer(prediction.text))
+    except ExpressionError as exc:
+        return dataclasses.replace(prediction, answer_error=str(exc))
 
 
 def _prediction(

@@ -15,7 +15,9 @@ class Prediction:
     highest probability among the time steps that emitted it. `rejected` is True when the
     confidence is below the `min_confidence` asked for, or when no text meets the decoding
     constraints (then `text` is empty and `confidence` 0). A beam search fills `candidates`:
-    the best texts with their probabilities, most probable first.
+    the best texts with their probabilities, most probable first. With `--answer arithmetic`
+    (`DecodeOptions(answer="arithmetic")`), `answer` holds the value of the expression read,
+    or `answer_error` says why the text is not one.
     """
 
     text: str
@@ -23,6 +25,8 @@ class Prediction:
     char_confidences: tuple[float, ...] = ()
     rejected: bool = False
     candidates: tuple[tuple[str, float], ...] = ()
+    answer: str | None = None
+    answer_error: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -33,4 +37,7 @@ class Prediction:
         }
         if self.candidates:
             data["candidates"] = [{"text": t, "probability": p} for t, p in self.candidates]
+        if self.answer is not None or self.answer_error is not None:
+            data["answer"] = self.answer
+            data["answer_error"] = self.answer_error
         return data

@@ -24,7 +24,7 @@ from typing import Any
 from ctcocr.core.errors import DataError
 from ctcocr.core.run_folder import CURVES, WEIGHTS, write_atomic, write_json
 from ctcocr.core.version import __version__
-from ctcocr.data.samples import DEFAULT_LABEL_PATTERN, Sample, fold_case, read_samples
+from ctcocr.data.samples import DEFAULT_LABEL_PATTERN, Sample, read_samples
 from ctcocr.decoding.decoder import DecodeOptions
 from ctcocr.decoding.prediction import Prediction
 from ctcocr.evaluation.calibration import reliability
@@ -80,13 +80,17 @@ def report_metrics(
     decoding: DecodeOptions | None = None,
     plot: Path | None = None,
     ignore_case: bool = False,
-) -> tuple[dict[str, Any], list[Prediction]]:
-    """Score `samples` -> (the metrics.json content, one prediction per sample)."""
+    skip_bad: bool = False,
+) -> tuple[dict[str, Any], list[Sample], list[Prediction]]:
+    """Score `samples` -> (the metrics.json content, the samples scored, their predictions).
+
+    With `skip_bad`, unreadable images are left out (listed in `unreadable`, and in the
+    page's warnings) instead of stopping the report."""
     from ctcocr.evaluation.evaluate import score_samples
 
-    result, predictions = score_samples(reader, samples, data, decoding, plot, ignore_case)
-    if result["ignore_case"]:
-        samples = fold_case(samples)
+    result, samples, predictions = score_samples(
+        reader, samples, data, decoding, plot, ignore_case, skip_bad
+    )
     truths = [s.label for s in samples]
     confusions = count_confusions(zip(truths, (p.text for p in predictions), strict=True))
     edits: Counter[str] = Counter()
@@ -121,7 +125,7 @@ def report_metrics(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "ctcocr_version": __version__,
     }
-    return metrics, predictions
+    return metrics, samples, predictions
 
 
 def write_report(
@@ -133,9 +137,10 @@ def write_report(
     decoding: DecodeOptions | None = None,
     plot: Path | None = None,
     ignore_case: bool = False,
+    skip_bad: bool = False,
 ) -> dict[str, Any]:
     """Evaluate `model` on `data` and write DIR/metrics.json and DIR/report.html; returns the
-    metrics."""
+    metrics. `skip_bad` reports on the readable images, noting the others."""
     from ctcocr.evaluation import report_html
 
     options = options or ReportOptions()
@@ -145,11 +150,9 @@ def write_report(
         raise DataError(f"--report {out}: cannot make this folder ({error.strerror})") from None
     reader = Recognizer(model)
     samples = read_samples(data, label_pattern)
-    metrics, predictions = report_metrics(
-        reader, samples, data, options, decoding, plot, ignore_case
+    metrics, samples, predictions = report_metrics(
+        reader, samples, data, options, decoding, plot, ignore_case, skip_bad
     )
-    if metrics["ignore_case"]:
-        samples = fold_case(samples)
     failures = [(s, p) for s, p in zip(samples, predictions, strict=True) if s.label != p.text][
         : options.gallery
     ]

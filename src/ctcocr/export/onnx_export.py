@@ -45,7 +45,7 @@ from onnxruntime.quantization import (
 )
 
 from ctcocr.core.errors import ConfigError, DataError
-from ctcocr.core.run_folder import RunSpec, write_atomic
+from ctcocr.core.run_folder import RunSpec, check_out, write_atomic
 from ctcocr.core.version import __version__
 from ctcocr.data.images import ImageInput, preprocess_batch
 from ctcocr.network.weights import load_network
@@ -78,6 +78,7 @@ def export_onnx(
         raise ConfigError(f"{out}: name the exported file *.onnx")
     if quantize not in ("none", "fp16", "dynamic", "static"):
         raise ConfigError(f"quantize={quantize!r}: use none, fp16, dynamic or static")
+    check_out(out, folder=False, flag="")
     network, spec = load_network(run_dir)
     with tempfile.TemporaryDirectory(prefix="ctcocr-export-") as scratch:
         float_path = Path(scratch) / "float.onnx"

@@ -1,15 +1,26 @@
-"""A run's network and its weights on disk (safetensors); torch lives here, not in core."""
+"""A run's network and its weights on disk (safetensors); torch lives here, not in core.
+
+config.json records the SHA-256 of model.safetensors each time either is written, and loading
+checks it: a damaged file (a flipped bit) is refused, not read as garbage."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save
 
 from ctcocr.core.errors import ModelFileError
-from ctcocr.core.run_folder import WEIGHTS, RunSpec, read_spec, write_atomic
+from ctcocr.core.run_folder import (
+    WEIGHTS,
+    RunSpec,
+    check_weights_sha256,
+    read_spec,
+    record_weights_sha256,
+    write_atomic,
+)
 from ctcocr.network.model import Network
 
 
@@ -18,8 +29,11 @@ def build_network(spec: RunSpec) -> Network:
 
 
 def save_weights(run_dir: Path, network: torch.nn.Module) -> None:
+    """Write model.safetensors, then its SHA-256 into config.json (when that exists)."""
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
-    write_atomic(run_dir / WEIGHTS, lambda tmp: save_file(state, str(tmp)))
+    data = save(state)
+    write_atomic(run_dir / WEIGHTS, lambda tmp: tmp.write_bytes(data))
+    record_weights_sha256(run_dir, hashlib.sha256(data).hexdigest())
 
 
 def load_network(run_dir: Path, spec: RunSpec | None = None) -> tuple[Network, RunSpec]:
@@ -28,8 +42,12 @@ def load_network(run_dir: Path, spec: RunSpec | None = None) -> tuple[Network, R
     network = build_network(spec)
     path = run_dir / WEIGHTS
     try:
-        state = load_file(str(path))
-        network.load_state_dict(state)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read the weights ({exc.strerror}): retrain") from exc
+    check_weights_sha256(run_dir, data)
+    try:
+        network.load_state_dict(load(data))
     except (SafetensorError, RuntimeError, OSError) as exc:
         raise ModelFileError(
             f"{path}: weights do not fit the model in config.json ({str(exc).splitlines()[0]}): "

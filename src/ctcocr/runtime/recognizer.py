@@ -17,9 +17,9 @@ from typing import Protocol
 
 import numpy as np
 
-from ctcocr.core.errors import ModelFileError
+from ctcocr.core.errors import ImageError, ModelFileError
 from ctcocr.core.run_folder import RunSpec, read_spec
-from ctcocr.data.images import ImageInput, preprocess_batch
+from ctcocr.data.images import ImageInput, open_readable, preprocess_batch
 from ctcocr.decoding.decoder import DecodeOptions, decode
 from ctcocr.decoding.prediction import Prediction
 
@@ -75,6 +75,11 @@ class Recognizer:
     def predict(self, image: ImageInput, options: DecodeOptions | None = None) -> Prediction:
         """Read one image: a path, encoded bytes, a PIL image or a numpy array.
 
+        A numpy array holds pixels as (H, W), (H, W, 3) RGB or (H, W, 4) RGBA: uint8 values
+        0-255, or floats in [0, 1] (scaled by 255). Floats outside [0, 1] (a float array of
+        0-255 values), NaN, or integers outside 0-255 raise ImageError rather than being
+        read as some other picture. An image that cannot be read raises ImageError.
+
         >>> reader.predict("plate.png", DecodeOptions(beam=5, pattern=r"[A-Z]{3}\\d{4}")).text
         'ABC1234'
         """
@@ -92,6 +97,25 @@ class Recognizer:
             logits = self.logits(images[start : start + batch_size])
             predictions += self.decode(logits, options)
         return predictions
+
+    def predict_each(
+        self,
+        images: Sequence[ImageInput],
+        batch_size: int = 64,
+        options: DecodeOptions | None = None,
+    ) -> list[Prediction | ImageError]:
+        """Like predict_batch, but an image that cannot be read gives its ImageError in its
+        place instead of stopping the rest: for reading folders of files one may be damaged.
+
+        >>> [r.text if isinstance(r, Prediction) else "?" for r in reader.predict_each(paths)]
+        ['2b827', '?', 'x4m8n']
+        """
+        results: list[Prediction | ImageError] = []
+        for start in range(0, len(images), batch_size):
+            opened, failed = open_readable(images[start : start + batch_size])
+            read = iter(self.predict_batch(opened, batch_size, options))
+            results += [failed.get(i) or next(read) for i in range(len(opened) + len(failed))]
+        return results
 
     def logits(self, images: Sequence[ImageInput], batch_size: int = 64) -> np.ndarray:
         """The raw per-step scores: float32 (B, T, num_classes), class 0 = blank.

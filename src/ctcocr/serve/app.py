@@ -1,4 +1,4 @@
-"""The HTTP service: FastAPI routes over one Recognizer, plus the page at `/`.
+"""The HTTP service: FastAPI routes over one model or a folder of models, plus the page at `/`.
 
     POST /v1/recognize        one image: multipart field `file`, a raw image body, or
                               JSON {"image": "<base64>"}
@@ -6,22 +6,28 @@
                               Decoding options (ctcocr.decoding.decoder.DecodeOptions) come as JSON
                               "options": {"beam": 5, "length": [4, 6], ...}, or as query
                               parameters ?beam=5&length=4-6&allowed=...&pattern=...
-    GET  /v1/model            what the model reads and how it was made
+    POST /v1/models/{name}/recognize, /v1/models/{name}/recognize/batch
+                              the same, read by the model served as `name`
+    GET  /v1/models           every model served: name, charset, input size, or why it is refused
+    GET  /v1/models/{name}    one of them
+    GET  /v1/model            the default model: what it reads and how it was made
     GET  /healthz             liveness
     GET  /                    the page (web/index.html; its assets under /static)
 
-The model is opened once per process; concurrent requests share its runs (batching.py).
+The routes without a name read with the default model: the only one, or `default`; with several
+and no default they answer 409 with the names. A folder's models are reloaded when their files
+change (models.py). Each model is opened once; concurrent requests share its runs (batching.py).
 A bad request gets a JSON `{"detail": ...}` and a 4xx,
 never a 500: a body over `max_bytes` 413, an image over images.MAX_PIXELS 413, bytes in no
-image format 415, a truncated image or a malformed request 422. Image checks are those of
-ctcocr.data.images; the error's type picks the status.
+image format 415, a truncated image or a malformed request 422, an unknown model 404.
+Image checks are those of ctcocr.data.images; the error's type picks the status.
 
->>> uvicorn.run(create_app("captcha.onnx"), host="127.0.0.1", port=8000)
+>>> uvicorn.run(create_app("models/", default="captcha"), host="127.0.0.1", port=8000)
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -30,8 +36,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from ctcocr.core.version import __version__
-from ctcocr.runtime.recognizer import Recognizer
-from ctcocr.serve.batching import Batcher
+from ctcocr.serve.models import ModelSet, Served
 from ctcocr.serve.request_images import (
     MAX_BATCH,
     BatchJson,
@@ -43,7 +48,9 @@ from ctcocr.serve.schemas import (
     ERRORS,
     BatchReading,
     Health,
+    ModelEntry,
     ModelInfo,
+    ModelList,
     Reading,
     body_doc,
     file_schema,
@@ -61,17 +68,25 @@ BATCH_BODY = {
     "multipart/form-data": file_schema("files", many=True),
     "application/json": {"schema": BatchJson.model_json_schema()},
 }
+NAMED_ERRORS = {**ERRORS, 404: {"description": "no model of that name (the names are listed)"}}
+DEFAULT_ERRORS = {**ERRORS, 409: {"description": "several models and no default: name one"}}
 
 
-def create_app(model: str | Path | None = None, max_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """The service for `model` (a run folder or .onnx; None: the shipped model)."""
-    reader = Recognizer(model)
-    batcher = Batcher(reader, MAX_BATCH)  # concurrent requests share one model run
+def create_app(
+    model: str | Path | None = None,
+    max_bytes: int = MAX_BODY_BYTES,
+    default: str | None = None,
+    reload_interval: float = 1.0,
+) -> FastAPI:
+    """The service for `model`: a run folder or .onnx (None: the shipped model), or a folder
+    of them, each served under its name, `default` for the routes without a name, and
+    reloaded when its files change (looked at every `reload_interval` seconds at most)."""
+    models = ModelSet.open(model, default, reload_interval, MAX_BATCH)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        await batcher.stop()
+        await models.stop()
 
     app = FastAPI(
         title="ctcocr",
@@ -79,47 +94,100 @@ def create_app(model: str | Path | None = None, max_bytes: int = MAX_BODY_BYTES)
         description="Read short text in images.",
         lifespan=lifespan,
     )
+    app.state.models = models
     app.add_middleware(BodyLimit, max_bytes=max_bytes)
-    _add_reading_routes(app, batcher)
-    _add_info_routes(app, reader)
+    _add_reading_routes(app, models)
+    _add_model_routes(app, models)
+    _add_page_routes(app)
     return app
 
 
-def _add_reading_routes(app: FastAPI, batcher: Batcher) -> None:
-    async def read(request: Request, batch: bool) -> list[Reading]:
-        named, options = await request_images(request, batch)
-        if len(named) > MAX_BATCH:
-            raise HTTPException(422, f"{len(named)} images: send at most {MAX_BATCH} at once")
-        predictions = await batcher.read(named, options)
-        return [Reading(**p.to_dict()) for p in predictions]  # type: ignore[arg-type]
+Pick = Callable[[], Awaitable[Served]]
+
+
+async def _read(request: Request, pick: Pick, batch: bool) -> list[Reading]:
+    served = await pick()  # before the body: an unknown model is a 404 whatever was sent
+    named, options = await request_images(request, batch)
+    if len(named) > MAX_BATCH:
+        raise HTTPException(422, f"{len(named)} images: send at most {MAX_BATCH} at once")
+    # The model picked above answers even if a reload replaces it meanwhile.
+    predictions = await served.batcher.read(named, options)
+    return [Reading(**p.to_dict()) for p in predictions]  # type: ignore[arg-type]
+
+
+def _add_reading_routes(app: FastAPI, models: ModelSet) -> None:
+    one, many = body_doc(SINGLE_BODY), body_doc(BATCH_BODY)
 
     @app.post(
         "/v1/recognize",
-        responses=ERRORS,
-        openapi_extra=body_doc(SINGLE_BODY),
+        responses=DEFAULT_ERRORS,
+        openapi_extra=one,
         response_model_exclude_none=True,
     )
     async def recognize(request: Request) -> Reading:
-        """Read the text in one image."""
-        return (await read(request, batch=False))[0]
+        """Read the text in one image with the default model."""
+        return (await _read(request, models.get_default, batch=False))[0]
 
     @app.post(
         "/v1/recognize/batch",
-        responses=ERRORS,
-        openapi_extra=body_doc(BATCH_BODY),
+        responses=DEFAULT_ERRORS,
+        openapi_extra=many,
         response_model_exclude_none=True,
     )
     async def recognize_batch(request: Request) -> BatchReading:
         """Read the text in up to 64 images, in order, in one model run."""
-        return BatchReading(results=await read(request, batch=True))
+        return BatchReading(results=await _read(request, models.get_default, batch=True))
+
+    @app.post(
+        "/v1/models/{name}/recognize",
+        responses=NAMED_ERRORS,
+        openapi_extra=one,
+        response_model_exclude_none=True,
+    )
+    async def recognize_with(name: str, request: Request) -> Reading:
+        """Read the text in one image with the model served as `name`."""
+        return (await _read(request, lambda: models.get(name), batch=False))[0]
+
+    @app.post(
+        "/v1/models/{name}/recognize/batch",
+        responses=NAMED_ERRORS,
+        openapi_extra=many,
+        response_model_exclude_none=True,
+    )
+    async def recognize_batch_with(name: str, request: Request) -> BatchReading:
+        """Read up to 64 images, in order, with the model served as `name`."""
+        return BatchReading(results=await _read(request, lambda: models.get(name), batch=True))
 
 
-def _add_info_routes(app: FastAPI, reader: Recognizer) -> None:
-    @app.get("/v1/model")
-    def model() -> ModelInfo:
-        """What the model reads (charset, input) and how it was made."""
-        return model_info(reader)
+def _add_model_routes(app: FastAPI, models: ModelSet) -> None:
+    @app.get("/v1/models")
+    def list_models() -> ModelList:
+        """Every model served, by name (charset, input size, architecture, version), and the
+        names whose latest file was refused, with why."""
+        models.check()
+        served, problems = models.models, models.problems()
+        entries = [
+            ModelEntry(
+                name=name,
+                info=model_info(served[name].reader) if name in served else None,
+                error=problems.get(name),
+            )
+            for name in sorted(set(served) | set(problems))
+        ]
+        return ModelList(default=models.default, models=entries)
 
+    @app.get("/v1/models/{name}", responses={404: NAMED_ERRORS[404]})
+    async def one_model(name: str) -> ModelInfo:
+        """What the model served as `name` reads, and how it was made."""
+        return model_info((await models.get(name)).reader)
+
+    @app.get("/v1/model", responses={409: DEFAULT_ERRORS[409]})
+    async def model() -> ModelInfo:
+        """What the default model reads (charset, input) and how it was made."""
+        return model_info((await models.get_default()).reader)
+
+
+def _add_page_routes(app: FastAPI) -> None:
     @app.get("/healthz")
     def healthz() -> Health:
         return Health(status="ok")
@@ -129,11 +197,3 @@ def _add_info_routes(app: FastAPI, reader: Recognizer) -> None:
         return FileResponse(WEB / "index.html")
 
     app.mount("/static", StaticFiles(directory=WEB), name="static")
-
-
-def run_server(model: Path | None, host: str, port: int, max_bytes: int) -> None:
-    import uvicorn
-
-    app = create_app(model, max_bytes)
-    print(f"ctcocr serving on http://{host}:{port}/ (API docs at /docs)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")

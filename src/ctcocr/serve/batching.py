@@ -7,6 +7,9 @@ batch instead of per request, and never waits on purpose: a request alone runs a
 Each request keeps its own outcome: a bad image fails its own request only (415/422/413), and
 requests are grouped by their decoding options, so a beam search never slows greedy ones.
 
+When a model is reloaded (models.py), its old Batcher is closed: it answers every request it
+was given, before or after, then its worker ends and the old model can be freed.
+
 >>> batcher = Batcher(Recognizer("captcha.onnx"))
 >>> await batcher.read([("a.png", png_bytes)], DecodeOptions())
 [Prediction(text='2B8X7', ...)]
@@ -15,6 +18,7 @@ requests are grouped by their decoding options, so a beam search never slows gre
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import cast
 
@@ -44,9 +48,10 @@ class Batcher:
     def __init__(self, reader: Recognizer, max_images: int = 64) -> None:
         self.reader, self.max_images = reader, max_images
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self.runs = 0  # model runs so far: requests / runs is the mean batch
+        self.closed = False
 
     async def read(
         self, named: list[tuple[str, bytes]], options: DecodeOptions
@@ -62,17 +67,33 @@ class Batcher:
         return await job.future
 
     async def stop(self) -> None:
+        """Cancel the worker (the server is shutting down)."""
         if self._worker is not None:
             self._worker.cancel()
             self._worker, self._loop = None, None
 
+    def close(self) -> None:
+        """Finish the queued work, then end the worker; a later read still gets its answer.
+        Safe to call from any thread (the reload thread calls it)."""
+        self.closed = True
+        loop, worker, queue = self._loop, self._worker, self._queue
+        if loop is not None and not loop.is_closed() and worker is not None:
+            # wakes an idle worker, which then sees `closed` and an empty queue, and ends
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
     async def _serve(self) -> None:
-        while True:
-            jobs = [await self._queue.get()]
+        while not (self.closed and self._queue.empty()):
+            first = await self._queue.get()
+            if first is None:
+                continue  # the wake-up from close()
+            jobs = [first]
             count = len(jobs[0].named)
             while count < self.max_images and not self._queue.empty():
-                jobs.append(self._queue.get_nowait())
-                count += len(jobs[-1].named)
+                job = self._queue.get_nowait()
+                if job is not None:
+                    jobs.append(job)
+                    count += len(job.named)
             try:
                 outcomes = await run_in_threadpool(self._read_jobs, jobs)
             except Exception as exc:  # never let one batch stop the worker

@@ -90,8 +90,11 @@ def base64_bytes(text: str, name: str) -> bytes:
 
 
 async def _parse_json(request: Request, schema: type[BaseModel]) -> Any:
+    body = await request.body()
     try:
-        return schema.model_validate(json.loads(await request.body()))
+        return schema.model_validate(json.loads(body))
+    except RecursionError as exc:  # json.loads recurses once per nested [ or {
+        raise HTTPException(422, "JSON body nested too deeply: send a flat JSON object") from exc
     except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as exc:
         example = '{"image": "<base64>"}' if schema is ImageJson else '{"images": ["<base64>"]}'
         detail = f"JSON body must be {example} ({str(exc).splitlines()[0]})"

@@ -21,6 +21,8 @@ class Reading(BaseModel):
     char_confidences: list[float]
     rejected: bool = False
     candidates: list[Candidate] | None = None  # with beam search only
+    answer: str | None = None  # with "answer": "arithmetic": the value of what was read
+    answer_error: str | None = None  # ... or why what was read is not an expression
 
 
 class BatchReading(BaseModel):
@@ -39,6 +41,17 @@ class ModelInfo(BaseModel):
     time_steps: int
     ctcocr_version: str
     metadata: dict[str, str]
+
+
+class ModelEntry(BaseModel):
+    name: str  # the run folder's name or the .onnx file's stem: /v1/models/{name}/recognize
+    info: ModelInfo | None  # None: no file under this name has opened yet
+    error: str | None  # why its latest file was refused (the model in `info` still serves)
+
+
+class ModelList(BaseModel):
+    default: str | None  # the model of /v1/recognize; None: name one
+    models: list[ModelEntry]
 
 
 class Health(BaseModel):

@@ -10,9 +10,11 @@ from typing import Any
 from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
 from ctcocr.core.config_flags import from_args, given_fields
 from ctcocr.core.errors import DataError, ModelFileError
-from ctcocr.core.run_folder import CONFIG, CURVES, RESUME_STATE, WEIGHTS, RunSpec
+from ctcocr.core.run_folder import CONFIG, CURVES, RESUME_STATE, WEIGHTS, RunSpec, check_out
 from ctcocr.data.packing import is_packed
+from ctcocr.data.samples import compile_label_pattern
 from ctcocr.data.synth import SynthConfig
+from ctcocr.runtime.shipped import init_run
 from ctcocr.training import prepare
 from ctcocr.training.distributed import context_from_env
 from ctcocr.training.loaders import TrainingData
@@ -25,7 +27,7 @@ Prepared = tuple[TrainingData, RunSpec, dict[str, Any]]  # data, spec, summary f
 def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
     say = print_line if context_from_env().is_main else silent  # torchrun: rank 0 speaks
     config = from_args(TrainConfig, args)
-    _check_out(args.out, args.resume)
+    _check_out(args)
     data, spec, summary = _training_data(args, synth, config, say)
     spec = prepare.with_training_record(spec, config, summary, data.augmentation)
     _check_same_run(args.out, spec, args.resume)
@@ -43,7 +45,9 @@ def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
 
 
 def _init(args: argparse.Namespace) -> Path | None:
-    return getattr(args, "init", None)
+    """--init as a run folder: a path, or the name of a model shipped with its run folder."""
+    value = getattr(args, "init", None)
+    return None if value is None else init_run(value)
 
 
 def _training_data(
@@ -61,9 +65,11 @@ def _training_data(
             raise DataError("--init fine-tunes on image files: give DATA, not --synthetic")
         prepare.augmentation_for(config, synthetic=True)  # refuses --augment
         data, spec = prepare.synthetic_data(synth, preprocess, model, config, given)
-        return data, spec, {"source": "synthetic", "synth": synth.__dict__}
+        summary = {"source": "synthetic", "synth": synth.__dict__}
+        return data, spec, {**summary, "fingerprint": {"synth": synth.__dict__}}
     if args.data is None:
         raise DataError("no training data: give a dataset path, or --synthetic")
+    compile_label_pattern(args.label_pattern)  # a bad pattern fails now, whatever the data
     if is_packed(args.data):
         return prepare.shard_data(
             args.data, args.val, config, args.charset, preprocess, model, given,
@@ -97,24 +103,35 @@ def _file_data(
     augmentation = prepare.augmentation_for(config, synthetic=False)
     data = TrainingData(val=val, train=train, augmentation=augmentation)
     summary: dict[str, Any] = {"source": str(args.data), "train": len(train), "val": len(val)}
+    summary["fingerprint"] = {
+        "train": prepare.file_fingerprint(train, args.data),
+        "val": prepare.file_fingerprint(val, args.val or args.data),
+    }
     if init is not None:
         summary["init"] = str(init)
     return data, spec, summary
 
 
-def _check_out(out: Path, resume: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise DataError(f"--out {out} is a file: give a folder for the run")
-    if not resume and (out / CONFIG).exists():
+def _check_out(args: argparse.Namespace) -> None:
+    """Before the data is read: --out can be written, lies outside the data, and is new
+    unless --resume."""
+    out = args.out
+    check_out(out, folder=True, data=[p for p in (args.data, args.val) if p is not None])
+    if not args.resume and (out / CONFIG).exists():
         raise DataError(
             f"{out} already holds a run: pass --resume to continue it, or choose a new --out"
         )
 
 
 def _check_same_run(out: Path, spec: RunSpec, resume: bool) -> None:
-    """A resumed run must be the same model on the same kind of data."""
+    """A resumed run must be the same model on the same data."""
     if not (resume and (out / RESUME_STATE).exists()):
         return
+    if not (out / CONFIG).is_file():
+        raise ModelFileError(
+            f"{out} holds {RESUME_STATE} but no {CONFIG}, so what it was trained with is "
+            f"unknown: restore {CONFIG}, or train into a new --out"
+        )
     stored = json.loads((out / CONFIG).read_text(encoding="utf-8"))
     new = json.loads(json.dumps(spec.to_json()))  # tuples -> lists, as stored
     changed = [k for k in ("charset", "preprocess", "model") if stored.get(k) != new[k]]
@@ -122,4 +139,12 @@ def _check_same_run(out: Path, spec: RunSpec, resume: bool) -> None:
         raise ModelFileError(
             f"{out} was trained with another {', '.join(changed)}: resume with the same "
             "flags as the first run, or train into a new --out"
+        )
+    before, now = stored.get("training", {}).get("data", {}), new["training"]["data"]
+    differences = prepare.data_changes(before.get("fingerprint"), now["fingerprint"])
+    if differences:
+        raise DataError(
+            f"{out} was trained on other data ({'; '.join(differences)}; first run: "
+            f"{before.get('source')}, now: {now.get('source')}): resume with the same data "
+            "and the same --val, --seed and --val-fraction, or train into a new --out"
         )

@@ -23,7 +23,7 @@ from typing import Any
 from ctcocr.core.config import TrainConfig
 from ctcocr.core.config_flags import from_args
 from ctcocr.core.errors import ConfigError
-from ctcocr.core.run_folder import read_metrics, write_atomic, write_json
+from ctcocr.core.run_folder import check_out, read_metrics, write_atomic, write_json
 from ctcocr.data.synth import SynthConfig
 
 ARCHITECTURES = ("cnn", "crnn")
@@ -59,6 +59,8 @@ def compare_command(args: argparse.Namespace, synth: SynthConfig | None) -> dict
     from ctcocr.training.command import train_command
 
     models, out = parse_models(args.models), Path(args.out)
+    given = [Path(p) for p in (args.data, args.val, args.test) if p is not None]
+    check_out(out, folder=True, data=given)  # before the first model trains
     config = from_args(TrainConfig, args)
     for model in models:
         run_args = argparse.Namespace(**{**vars(args), "architecture": model, "out": out / model})

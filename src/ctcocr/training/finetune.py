@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
+from safetensors import SafetensorError
+from safetensors.torch import load
 
-from ctcocr.core.errors import ConfigError
-from ctcocr.core.run_folder import WEIGHTS, RunSpec, read_spec
+from ctcocr.core.errors import ConfigError, ModelFileError
+from ctcocr.core.run_folder import WEIGHTS, RunSpec, check_weights_sha256, read_spec
 from ctcocr.network.model import Network, set_blank_prior
 from ctcocr.training.loaders import TrainingData
 
@@ -47,15 +48,19 @@ def blank_share(data: TrainingData, time_steps: int) -> float:
 
 
 def initial_spec(init: Path, spec: RunSpec, model_given: dict[str, Any]) -> RunSpec:
-    """The new run's spec: the init run's model and preprocessing, except what was given."""
+    """The new run's spec: the init run's model and preprocessing, except what was given.
+
+    The init run's weights are checked here too, so that a damaged file stops the training
+    before its data loaders start, not after."""
     old = read_spec(init)
+    read_initial_weights(init)
     return replace(spec, preprocess=old.preprocess, model=replace(old.model, **model_given))
 
 
 def load_initial_weights(network: torch.nn.Module, init: Path, spec: RunSpec) -> str:
     """Copy `init`'s weights into `network` (built for `spec`) -> a line saying what was kept."""
     old_spec = read_spec(init)
-    old = load_file(str(init / WEIGHTS))
+    old = read_initial_weights(init)
     new = network.state_dict()
     mismatched = [
         f"{name} {tuple(old[name].shape) if name in old else 'missing'} -> "
@@ -84,6 +89,27 @@ def load_initial_weights(network: torch.nn.Module, init: Path, spec: RunSpec) ->
         f"initialised from {init}: backbone copied; blank and {kept} shared character(s) kept, "
         f"{fresh} new character(s) start fresh"
     )
+
+
+def read_initial_weights(init: Path) -> dict[str, torch.Tensor]:
+    """The --init run's tensors by name, checked against the SHA-256 its config.json records
+    (as `network.weights.load_network` checks): ModelFileError naming the file when it is
+    missing, damaged or not safetensors."""
+    path = init / WEIGHTS
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(
+            f"--init {init}: cannot read {path} ({exc.strerror}): give a finished run folder"
+        ) from exc
+    check_weights_sha256(init, data)
+    try:
+        return load(data)
+    except SafetensorError as exc:
+        raise ModelFileError(
+            f"{path}: not a safetensors file ({str(exc).splitlines()[0]}): the --init run is "
+            "damaged; retrain or restore it"
+        ) from exc
 
 
 def _shared_rows(old_chars: str, new_chars: str) -> list[tuple[int, int]]:

@@ -30,6 +30,8 @@ from ctcocr.training.outputs import (
     draw_curves,
     epoch_line,
     epoch_record,
+    estimate_line,
+    plan_line,
     print_line,
     save_epoch,
     silent,
@@ -58,9 +60,12 @@ def fit(
     log = log if ranks.is_main else silent
     _start(trainer, run_dir, spec, data, resume, init, log)
     val_loader = make_loader(data.val, spec, config, shuffle=False, workers=0, ranks=ranks)
-    epochs, minutes = config.limits(len(epoch_loader(data, spec, config, 0, ranks)))
+    steps = len(epoch_loader(data, spec, config, 0, ranks))
+    epochs, minutes = config.limits(steps)
     budget_s = minutes * 60 if minutes else math.inf
+    log(plan_line(_epoch_images(data, config), config, steps, epochs, minutes))
     progress, last_drawn = trainer.progress, time.monotonic()
+    started = (progress.epoch, trainer.tick())  # this session's start, for estimates
     while (epochs is None or progress.epoch < epochs) and trainer.tick() < budget_s:
         record, improved = _epoch(trainer, data, spec, val_loader, epochs, budget_s)
         if ranks.is_main:  # the other ranks hold the same model: rank 0 writes
@@ -68,7 +73,10 @@ def fit(
             last_drawn = save_epoch(run_dir, trainer.network, state, record, improved, last_drawn)
             if scalars is not None:
                 scalars.write(record)
-        log(epoch_line(record, improved))
+        epoch_s, left_s = _time_left(progress, started, epochs, budget_s)
+        log(epoch_line(record, improved, left_s))
+        if progress.epoch == started[0] + 1:
+            log(estimate_line(epoch_s, progress.elapsed_s + left_s))
         if config.patience and progress.epoch - progress.best_epoch >= config.patience:
             log(f"no better validation for {config.patience} epochs: stopping (--patience)")
             break
@@ -80,6 +88,25 @@ def fit(
             scalars.close()
     ranks.finish()
     return progress
+
+
+def _epoch_images(data: TrainingData, config: TrainConfig) -> int:
+    """Images in one epoch, before repeats of rare characters."""
+    if data.synth is not None:
+        return config.epoch_size
+    if data.shards is not None:
+        return data.shards.count
+    return len(data.train or [])
+
+
+def _time_left(
+    progress: Progress, started: tuple[int, float], epochs: int | None, budget_s: float
+) -> tuple[float, float]:
+    """(seconds per epoch so far in this session, seconds the plan has left): until the last
+    epoch, or the end of the time budget if that comes first."""
+    epoch_s = (progress.elapsed_s - started[1]) / max(1, progress.epoch - started[0])
+    left = (epochs - progress.epoch) * epoch_s if epochs is not None else math.inf
+    return epoch_s, max(0.0, min(left, budget_s - progress.elapsed_s))
 
 
 def _start(

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from ctcocr.core.config import DEFAULT_EPOCHS, DEFAULT_MIN_STEPS, TrainConfig
 from ctcocr.core.run_folder import CURVES, METRICS, RunSpec, append_metrics
 from ctcocr.evaluation.calibration import calibrate_logits
 from ctcocr.evaluation.scores import Scores
@@ -94,14 +95,54 @@ def epoch_record(
     }
 
 
-def epoch_line(record: dict[str, Any], improved: bool) -> str:
+def epoch_line(record: dict[str, Any], improved: bool, left_s: float | None = None) -> str:
+    """One epoch's metrics; `left_s`: the estimated time the plan has left."""
     return (
         f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  "
         f"val loss {record['val_loss']:.4f}  "
         f"seq acc {record['sequence_accuracy']:.2%}  char acc {record['character_accuracy']:.2%}  "
         f"{record['images_per_s']:.0f} img/s  {record['elapsed_s'] / 60:.1f} min"
+        + (f"  ~{duration(left_s)} left" if left_s is not None else "")
         + ("  (best, saved)" if improved else "")
     )
+
+
+def plan_line(
+    images: int, config: TrainConfig, steps: int, epochs: int | None, minutes: float | None
+) -> str:
+    """What training is about to do, said before the first step."""
+    budget = f"{duration(minutes * 60)} (--max-minutes)" if minutes else None
+    if epochs is None:
+        length = f"as many epochs as fit in {budget}"
+    else:
+        length = f"{epochs:,} epoch{'s' * (epochs != 1)} ({epochs * steps:,} steps)"
+        length += f" or {budget}, whichever ends first" if budget else ", no time limit"
+        if config.epochs is None and minutes is None:
+            length += (
+                f" (the default: {DEFAULT_EPOCHS} epochs and at least {DEFAULT_MIN_STEPS:,} "
+                "steps; --epochs or --max-minutes change it)"
+            )
+    return (
+        f"plan: {images:,} training images, batch {config.batch_size}, {steps:,} steps per "
+        f"epoch; {length}; time estimate after the first epoch"
+    )
+
+
+def estimate_line(epoch_s: float, total_s: float | None) -> str:
+    """Said once the first epoch is timed."""
+    whole = f": the plan takes ~{duration(total_s)} in all" if total_s is not None else ""
+    return f"one epoch takes ~{duration(epoch_s)}{whole}"
+
+
+def duration(seconds: float) -> str:
+    """12 s, 3.2 min, 1.5 h."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def draw_curves(run_dir: Path) -> None:

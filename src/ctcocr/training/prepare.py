@@ -6,6 +6,10 @@ empty paths, unreadable images, labels outside the charset, labels too long for 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,7 @@ from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
 from ctcocr.core.errors import ConfigError, DataError, LabelError
 from ctcocr.core.run_folder import RunSpec
 from ctcocr.data.augment import AugmentConfig
-from ctcocr.data.packing import is_packed, open_shards
+from ctcocr.data.packing import ShardSet, is_packed, open_shards
 from ctcocr.data.samples import (
     DEFAULT_LABEL_PATTERN,
     Sample,
@@ -179,7 +183,7 @@ def shard_data(
     val: list[Sample] | EncodedImages
     if val_path is not None and not is_packed(val_path):
         val, _ = check_images(read_samples(val_path, label_pattern), config.skip_bad)
-        labels = [s.label for s in val]
+        labels, val_print = [s.label for s in val], file_fingerprint(val, val_path)
     else:
         if val_path is None:
             train, held = train.hold_out_last(source)
@@ -188,6 +192,7 @@ def shard_data(
             held = open_shards(val_path)
         records = read_checked(held, config.skip_bad)
         val, labels = EncodedImages(records, preprocess_config), [r[2] for r in records]
+        val_print = _shards_print(held)
     seen = set(train.chars) | {c for label in labels for c in label}
     chars = Charset(charset) if charset else Charset("".join(sorted(seen)))
     outside = "".join(sorted(seen - set(chars.chars)))
@@ -200,4 +205,46 @@ def shard_data(
     model = time_steps_for(model, preprocess_config.width, max(1, longest), time_steps_given)
     spec = RunSpec(chars, preprocess_config, model)
     summary = {"source": str(source), "shards": len(train.shards), "train": train.count}
+    summary["fingerprint"] = {"train": _shards_print(train), "val": val_print}
     return TrainingData(val=val, shards=train), spec, {**summary, "val": len(val)}
+
+
+def file_fingerprint(samples: Sequence[Sample], source: Path | None) -> dict[str, Any]:
+    """What `--resume` compares: the number of images and a SHA-256 of their sorted
+    (path, label) pairs, paths relative to the data path (so a moved dataset still matches)."""
+    base = Path(".") if source is None else source if source.is_dir() else source.parent
+    rows = sorted(f"{os.path.relpath(s.path, base)}\t{s.label}" for s in samples)
+    return {"images": len(rows), "sha256": _sha256(rows)}
+
+
+def _shards_print(shards: ShardSet) -> dict[str, Any]:
+    rows = [json.dumps([s.path.name, s.count, s.chars, s.longest]) for s in shards.shards]
+    return {"images": shards.count, "sha256": _sha256(rows)}
+
+
+def _sha256(rows: Sequence[str]) -> str:
+    text = "\n".join(rows).encode("utf-8", "backslashreplace")
+    return hashlib.sha256(text).hexdigest()
+
+
+def data_changes(before: dict[str, Any] | None, now: dict[str, Any]) -> list[str]:
+    """How the training data fingerprinted `now` differs from `before`, in words; [] when it
+    is the same, or when `before` is unknown (a run from before fingerprints)."""
+    if before is None or before == now:
+        return []
+    changes = []
+    for part in sorted(set(before) | set(now)):
+        old, new = before.get(part), now.get(part)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict) and "images" in old and "images" in new:
+            if old["images"] != new["images"]:
+                changes.append(f"{part}: {old['images']} images then, {new['images']} now")
+            else:
+                changes.append(f"{part}: other images or labels (the same count, {new['images']})")
+        elif isinstance(old, dict) and isinstance(new, dict):
+            keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            changes += [f"{part} {k}: {old.get(k)!r} then, {new.get(k)!r} now" for k in keys]
+        else:
+            changes.append(f"{part}: {old!r} then, {new!r} now")
+    return changes

@@ -1,4 +1,5 @@
-// The page: send one image to /v1/recognize, show the text and each character's confidence.
+// The page: send one image to the chosen model, show the text and each character's confidence.
+// The models come from /v1/models; the picker shows only when there are several.
 "use strict";
 
 const drop = document.getElementById("drop");
@@ -6,6 +7,10 @@ const fileInput = document.getElementById("file");
 const preview = document.getElementById("preview");
 const result = document.getElementById("result");
 const errorBox = document.getElementById("error");
+const picker = document.getElementById("picker");
+const modelSelect = document.getElementById("model-select");
+const models = new Map(); // name -> what /v1/models says of it
+let lastFile = null;
 
 function percent(value) {
   return (100 * value).toFixed(1) + "%";
@@ -43,15 +48,22 @@ function showError(message) {
   result.hidden = true;
 }
 
+// The chosen model's route; the default model's before /v1/models has answered.
+function recognizeUrl() {
+  const name = modelSelect.value;
+  return name ? "/v1/models/" + encodeURIComponent(name) + "/recognize" : "/v1/recognize";
+}
+
 async function recognize(file) {
   if (!file) return;
+  lastFile = file;
   errorBox.hidden = true;
   preview.src = URL.createObjectURL(file);
   preview.hidden = false;
   const form = new FormData();
   form.append("file", file, file.name || "pasted.png");
   try {
-    const response = await fetch("/v1/recognize", { method: "POST", body: form });
+    const response = await fetch(recognizeUrl(), { method: "POST", body: form });
     const body = await response.json();
     if (!response.ok) {
       showError("Could not read it: " + (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)));
@@ -85,12 +97,39 @@ document.addEventListener("paste", (event) => {
   if (item) recognize(item.getAsFile());
 });
 
-fetch("/v1/model")
-  .then((response) => response.json())
-  .then((info) => {
-    document.getElementById("model").textContent =
-      "Model: " + info.model + " (" + info.architecture + ", " + info.input_width + "×" +
+function describe(info) {
+  document.getElementById("model").textContent = info
+    ? "Model: " + info.model + " (" + info.architecture + ", " + info.input_width + "×" +
       info.input_height + ", reads " + info.charset.length + " characters; ctcocr " +
-      info.ctcocr_version + ")";
-  })
+      info.ctcocr_version + ")"
+    : "";
+}
+
+// One option per model; a name whose file was refused shows why, and cannot be picked.
+function showModels(list) {
+  modelSelect.replaceChildren();
+  models.clear();
+  list.models.forEach((entry) => {
+    const option = document.createElement("option");
+    option.value = entry.name;
+    option.textContent = entry.info ? entry.name : entry.name + " (not loaded)";
+    option.disabled = !entry.info;
+    if (entry.error) option.title = entry.error;
+    modelSelect.append(option);
+    if (entry.info) models.set(entry.name, entry.info);
+  });
+  const first = models.has(list.default) ? list.default : models.keys().next().value;
+  if (first !== undefined) modelSelect.value = first;
+  picker.hidden = list.models.length < 2;
+  describe(models.get(modelSelect.value));
+}
+
+modelSelect.addEventListener("change", () => {
+  describe(models.get(modelSelect.value));
+  if (lastFile) recognize(lastFile);
+});
+
+fetch("/v1/models")
+  .then((response) => response.json())
+  .then(showModels)
   .catch(() => {});
