@@ -73,20 +73,20 @@ def readers(run: Path | None, folder: Path) -> tuple[dict[str, Reader], list[str
         torch.set_num_threads(max(1, torch.get_num_threads()))
         found["ctcocr PyTorch"] = ctcocr_reader(run)
     else:
-        found["ctcocr ONNX (shipped), 1 thread"] = ctcocr_reader_shipped(1)
-        found["ctcocr ONNX (shipped), default threads"] = ctcocr_reader_shipped(0)
-        notes.append("no --run: PyTorch and other precisions skipped")
+        from ctcocr.runtime.shipped import DEFAULT, SHIPPED, shipped_path
+
+        for name in SHIPPED:  # the default first: it is what `predict` uses when none is named
+            shown = f"{name} (the default)" if name == DEFAULT else name
+            for threads, label in ((1, "1 thread"), (0, "default threads")):
+                reader = ctcocr_reader(shipped_path(name), threads)
+                found[f"ctcocr {shown}, shipped ONNX, {label}"] = reader
+        notes.append("no --run: the shipped files only (PyTorch and other precisions skipped)")
     dddd = ddddocr_reader()
     if dddd is None:
         notes.append("ddddocr is not installed (pip install 'ctcocr[bench]'): its row skipped")
     else:
         found["ddddocr"] = dddd
     return found, notes
-
-
-def ctcocr_reader_shipped(threads: int) -> Reader:
-    reader = Recognizer(threads=threads)
-    return reader.predict, lambda images: reader.predict_batch(images, batch_size=64)
 
 
 def measure(found: dict[str, Reader], images: list[bytes], rounds: int) -> dict[str, dict]:

@@ -63,7 +63,8 @@ def torchrun(tmp_path: Path, *train_args: object) -> subprocess.CompletedProcess
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
-TRAIN = ("--batch-size", "8", "--workers", "0", "--device", "cpu", "--model", "cnn", *SMALL_MODEL)
+TRAIN = ("--batch-size", "8", "--workers", "0", "--device", "cpu", "--model", "cnn",
+         "--min-epoch-images", "0", *SMALL_MODEL)  # fmt: skip
 
 
 def test_two_ranks_stop_together_with_one_model(tiny_dataset, tmp_path):

@@ -23,7 +23,7 @@ def _fit(folder, dataset, **config):
     samples = read_samples(dataset)[:16]
     chars = Charset.from_labels(s.label for s in samples)
     spec = RunSpec(chars, PreprocessConfig(64, 32, 1), TINY)
-    settings = TrainConfig(epochs=1, batch_size=8, workers=0, **config)
+    settings = TrainConfig(epochs=1, batch_size=8, workers=0, min_epoch_images=0, **config)
     return fit(folder, spec, TrainingData(val=samples, train=samples), settings, log=print)
 
 

@@ -29,7 +29,7 @@ from ctcocr.data.samples import read_samples
 from ctcocr.decoding.prediction import Prediction
 from ctcocr.training.outputs import plan_line
 
-FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0")
+FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0", "--min-epoch-images", "0")
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 CHARSET = ("--charset", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -167,10 +167,23 @@ def _writing_commands(tiny_run: Path, tiny_dataset: Path, out: Path) -> dict[str
         "export": ("export", tiny_run, out / "model.onnx"),
         "explain": ("explain", tiny_run, image, "--out", out / "view.png"),
         "evaluate --plot": ("evaluate", tiny_run, tiny_dataset, "--plot", out / "plot.png"),
+        "augment-preview": ("augment-preview", tiny_dataset, "--out", out / "grid.png"),
+        "compare": ("compare", out.parent / "no-such-data", "--out", out / "cmp", *FAST),
+        "demo": ("demo", "--out", out / "demo", "--minutes", "0.01"),
     }
 
 
-COMMANDS = ["train", "synth", "pack", "export", "explain", "evaluate --plot"]
+COMMANDS = [
+    "train",
+    "synth",
+    "pack",
+    "export",
+    "explain",
+    "evaluate --plot",
+    "augment-preview",
+    "compare",
+    "demo",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -199,6 +212,47 @@ def test_out_in_a_folder_that_cannot_be_written(
         locked.chmod(0o755)
     assert_fails(result, str(locked), "cannot write in", "choose a folder you can write")
     assert list(locked.iterdir()) == []
+
+
+def locked_run(tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of tiny_run in a folder this user cannot write (as root: reported so)."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    if os.geteuid() != 0:
+        run.chmod(0o555)
+    else:
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, m, **k: Path(p) != run and real(p, m))
+    return run
+
+
+def test_calibrate_checks_its_run_folder_can_be_written(
+    cli, tiny_run, tiny_dataset, tmp_path, monkeypatch
+):
+    run = locked_run(tiny_run, tmp_path, monkeypatch)
+    before = (run / "config.json").read_bytes()
+    monkeypatch.setattr(Recognizer, "logits", lambda *a, **k: pytest.fail("read images first"))
+    try:
+        result = cli("calibrate", run, tiny_dataset)
+    finally:
+        run.chmod(0o755)
+    assert_fails(result, str(run), "cannot write in")
+    assert (run / "config.json").read_bytes() == before
+
+
+def test_calibrate_refuses_an_exported_model(cli, tiny_onnx, tiny_dataset):
+    result = cli("calibrate", tiny_onnx, tiny_dataset)
+    assert_fails(result, str(tiny_onnx), "give the run folder")
+
+
+def test_demo_does_not_empty_a_folder_of_other_files(cli, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me", encoding="utf-8")
+    (folder / "run").mkdir()  # a name the demo writes does not make the folder the demo's
+    result = cli("demo", "--out", folder, "--minutes", "0.01")
+    assert_fails(result, str(folder), "notes.txt", "the demo did not write", "new folder")
+    assert (folder / "notes.txt").read_text(encoding="utf-8") == "keep me"
 
 
 # --- 5. --out inside the training data ------------------------------------------------------
@@ -315,6 +369,47 @@ def test_evaluate_skip_bad_scores_the_readable_ones(cli, tiny_run, labelled_with
     assert data["count"] == 6
     assert [entry["path"] for entry in data["unreadable"]] == [str(garbage)]
     assert "left out 1 unreadable image" in result.err
+
+
+def test_evaluate_report_skip_bad_notes_the_images_left_out(
+    cli, tiny_run, labelled_with_a_bad_image, tmp_path
+):
+    folder, garbage = labelled_with_a_bad_image
+    report = tmp_path / "report"
+    refused = cli("evaluate", tiny_run, folder, "--report", report)
+    assert_fails(refused, "1 unreadable image(s)", str(garbage), "--skip-bad")
+    result = cli("evaluate", tiny_run, folder, "--report", report, "--skip-bad", "--json")
+    assert result.code == 0, result.err
+    metrics = json.loads((report / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["count"] == 6 == json.loads(result.out)["count"]
+    assert [entry["path"] for entry in metrics["unreadable"]] == [str(garbage)]
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert "left out 1 unreadable image(s)" in page
+    assert "left out 1 unreadable image" in result.err
+
+
+def test_calibrate_lists_unreadable_images_and_skip_bad_fits_the_rest(
+    cli, tiny_run, labelled_with_a_bad_image, tmp_path
+):
+    folder, garbage = labelled_with_a_bad_image
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (folder / "images" / "y.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    with (folder / "labels.csv").open("a", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerow(["images/y.png", "CD34"])
+    before = (run / "config.json").read_bytes()
+    refused = cli("calibrate", run, folder)
+    assert_fails(refused, "2 unreadable image(s)", str(garbage), "y.png", "--skip-bad")
+    assert (run / "config.json").read_bytes() == before
+    result = cli("calibrate", run, folder, "--skip-bad")
+    assert result.code == 0, result.err
+    assert "fitted on 6 images" in result.out
+    assert "left out 2 unreadable image(s)" in result.err
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    assert (
+        config["weights_sha256"]
+        == hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()
+    )
 
 
 # --- 8. empty labels in evaluate ------------------------------------------------------------
@@ -454,6 +549,18 @@ def test_runs_without_the_record_still_load(tiny_run, tmp_path):
     del config["weights_sha256"]
     (run / "config.json").write_text(json.dumps(config), encoding="utf-8")
     assert Recognizer(run).charset == Recognizer(tiny_run).charset
+
+
+def test_a_damaged_init_run_is_refused(cli, tiny_run, tiny_dataset, tmp_path):
+    run = tmp_path / "init"
+    shutil.copytree(tiny_run, run)
+    weights = bytearray((run / "model.safetensors").read_bytes())
+    weights[-7] ^= 0x10
+    (run / "model.safetensors").write_bytes(bytes(weights))
+    out = tmp_path / "tuned"
+    result = cli("train", tiny_dataset, "--init", run, "--out", out, *FAST)
+    assert_fails(result, str(run / "model.safetensors"), "sha256", "damaged")
+    assert not (out / "model.safetensors").exists()
 
 
 # --- 13. --resume on other data -------------------------------------------------------------

@@ -29,7 +29,7 @@ def test_a_model_from_before_the_move_reads_as_it_did(model):
 def test_a_run_from_before_the_move_fine_tunes(cli, tmp_path, tiny_dataset):
     result = cli(
         "train", tiny_dataset, "--out", tmp_path / "tuned", "--init", BEFORE / "run",
-        "--epochs", "1", "--batch-size", "16", "--workers", "0",
+        "--epochs", "1", "--batch-size", "16", "--workers", "0", "--min-epoch-images", "0",
     )  # fmt: skip
     assert result.code == 0, result.err
     tuned, before = Recognizer(tmp_path / "tuned").spec, Recognizer(BEFORE / "run").spec

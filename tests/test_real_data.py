@@ -220,7 +220,7 @@ def test_patience_stops_and_keeps_the_best(tiny_dataset, tmp_path, monkeypatch, 
         PreprocessConfig(64, 32, 1),
         ModelConfig("cnn", 16, widths=(8, 8, 8), depths=(1, 1, 1), features=8),
     )
-    config = TrainConfig(epochs=8, batch_size=8, workers=0, patience=2)
+    config = TrainConfig(epochs=8, batch_size=8, workers=0, patience=2, min_epoch_images=0)
     lines: list[str] = []
     data = TrainingData(val=samples, train=samples)
     progress = loop.fit(tmp_path, spec, data, config, log=lines.append)
@@ -247,7 +247,7 @@ def test_equal_accuracy_with_lower_loss_counts_as_better(tiny_dataset, tmp_path,
         PreprocessConfig(64, 32, 1),
         ModelConfig("cnn", 16, widths=(8, 8, 8), depths=(1, 1, 1), features=8),
     )
-    config = TrainConfig(epochs=3, batch_size=8, workers=0)
+    config = TrainConfig(epochs=3, batch_size=8, workers=0, min_epoch_images=0)
     data = TrainingData(val=samples, train=samples)
     assert loop.fit(tmp_path, spec, data, config, log=lambda _: None).best_epoch == 2
 

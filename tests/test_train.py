@@ -32,7 +32,9 @@ def test_overfits_32_images_and_reads_them_back(easy_set, tmp_path, architecture
         architecture, 16, widths=(16, 32, 48), depths=(1, 1, 1), features=64, hidden=48, dropout=0.0
     )
     spec = RunSpec(Charset("0123"), preprocess, model)
-    config = TrainConfig(epochs=60, batch_size=8, lr=5e-3, workers=0, weight_decay=0.0)
+    config = TrainConfig(
+        epochs=60, batch_size=8, lr=5e-3, workers=0, weight_decay=0.0, min_epoch_images=0
+    )
     progress = fit(
         tmp_path, spec, TrainingData(val=samples, train=samples), config, log=lambda _: None
     )
@@ -58,7 +60,7 @@ def test_same_seed_same_weights_on_cpu(easy_set, tmp_path):
         PreprocessConfig(64, 32, 1),
         ModelConfig("cnn", 16, widths=(8, 16, 16), depths=(1, 1, 1), features=16),
     )
-    config = TrainConfig(epochs=2, batch_size=8, workers=0)
+    config = TrainConfig(epochs=2, batch_size=8, workers=0, min_epoch_images=0)
     weights = []
     for name in ("a", "b"):
         fit(tmp_path / name, spec, TrainingData(val=samples, train=samples), config, log=print)

@@ -45,7 +45,7 @@ def synth_flags(parser: argparse.ArgumentParser) -> None:
 
 def training_flags(parser: argparse.ArgumentParser, with_model: bool = True) -> None:
     """What train reads: the data, its preprocessing, the model and training configuration."""
-    from ctcocr.core.config import ModelConfig, TrainConfig
+    from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
     from ctcocr.core.config_flags import add_fields
     from ctcocr.data.samples import DEFAULT_LABEL_PATTERN
 
@@ -66,6 +66,8 @@ def training_flags(parser: argparse.ArgumentParser, with_model: bool = True) -> 
         default="stretch",
         help="how images meet the input size",
     )
+    # --frames, --keep-color, --color-tolerance: the rest of PreprocessConfig, from its fields
+    add_fields(parser, PreprocessConfig, skip=frozenset({"width", "height", "channels", "resize"}))
     synth_flags(parser)
     skip = frozenset() if with_model else frozenset({"architecture"})
     add_fields(parser, ModelConfig, skip=skip, rename={"architecture": "model"})

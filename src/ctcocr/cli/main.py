@@ -216,7 +216,9 @@ def _print_predictions(rows: list[dict[str, Any]], answer: bool) -> None:
             continue
         print(prediction_line(row, answer))
         if row.get("answer_error"):
-            print(f"ctcocr predict: {row['path']}: no answer: {row['answer_error']}", file=sys.stderr)
+            print(
+                f"ctcocr predict: {row['path']}: no answer: {row['answer_error']}", file=sys.stderr
+            )
 
 
 def _predict_status(rows: list[dict[str, Any]]) -> int:

@@ -10,11 +10,18 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ctcocr.core.colours import MAX_COLOUR_DISTANCE, parse_colour
 from ctcocr.core.errors import ConfigError
 
 Architecture = Literal["cnn", "crnn"]
 DEFAULT_EPOCHS = 30
 DEFAULT_MIN_STEPS = 3000
+# Fine-tuning (--init) starts from weights that already read: fewer steps are needed, and on
+# a few dozen images more steps only overfit (benchmarks/fewshot.py).
+DEFAULT_FINETUNE_STEPS = 600
+# An RGB distance: with --keep-color red on white paper, (230, 20, 20) is full ink,
+# (200, 30, 30) almost, dark red (139, 0, 0) barely, orange (255, 165, 0) and black not at all.
+DEFAULT_COLOUR_TOLERANCE = 120.0
 
 
 def _help(text: str) -> dict[str, str]:
@@ -98,6 +105,13 @@ class TrainConfig:
     epoch_size: int = field(
         default=10_000, metadata=_help("images per epoch when training on --synthetic data")
     )
+    min_epoch_images: int = field(
+        default=1024,
+        metadata=_help(
+            "a smaller set of files repeats within each epoch (each copy augmented anew), so "
+            "that an epoch is not mostly loader start-up and validation; 0: off"
+        ),
+    )
     synthetic_reuse: int = field(
         default=4, metadata=_help("times each synthetic image is used (drawing one costs a step)")
     )
@@ -154,16 +168,21 @@ class TrainConfig:
             raise ConfigError(f"patience={self.patience}: use at least 1 epoch")
         if not 0 <= self.repeat_rare < 1:
             raise ConfigError(f"repeat_rare={self.repeat_rare}: use a share from 0 (off) to 1")
+        if self.min_epoch_images < 0:
+            raise ConfigError(f"min_epoch_images={self.min_epoch_images}: use 0 (off) or more")
         if self.augment_strength < 0:
             raise ConfigError(f"augment_strength={self.augment_strength}: use 0 or more")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"val_fraction={self.val_fraction}: use a share between 0 and 1")
 
-    def limits(self, steps_per_epoch: int) -> tuple[int | None, float | None]:
-        """(epochs, minutes). With neither given: 30 epochs, and at least 3,000 steps, so that
-        a small dataset still gets enough updates."""
+    def limits(
+        self, steps_per_epoch: int, fine_tuning: bool = False
+    ) -> tuple[int | None, float | None]:
+        """(epochs, minutes). With neither given: 30 epochs, and at least 3,000 steps (600 when
+        fine-tuning), so that a small dataset still gets enough updates."""
         if self.epochs is None and self.max_minutes is None:
-            return max(DEFAULT_EPOCHS, math.ceil(DEFAULT_MIN_STEPS / max(1, steps_per_epoch))), None
+            steps = DEFAULT_FINETUNE_STEPS if fine_tuning else DEFAULT_MIN_STEPS
+            return max(DEFAULT_EPOCHS, math.ceil(steps / max(1, steps_per_epoch))), None
         return self.epochs, self.max_minutes
 
 
@@ -177,8 +196,45 @@ class PreprocessConfig:
     # "stretch": resize to width x height, ignoring aspect ratio.
     # "pad": keep the aspect ratio, scale to fit, and pad right/bottom with the border colour.
     resize: Literal["stretch", "pad"] = "stretch"
+    # The fields below came later: a config.json without them reads with these defaults, which
+    # are what every older model did (first frame, no colour filter). `data/images.flatten`.
+    frames: Literal["first", "merge"] = field(
+        default="first",
+        metadata=_help(
+            "animated images (GIF, APNG, WebP): first: read the first frame; merge: every "
+            "frame's ink in one picture, for CAPTCHAs whose characters appear over frames"
+        ),
+    )
+    keep_color: str | None = field(
+        default=None,
+        metadata={
+            "help": "keep only the ink of this colour (a CSS name such as red, or #rrggbb): "
+            "pixels near it become dark ink on white, everything else background",
+            "metavar": "COLOR",
+        },
+    )
+    color_tolerance: float = field(
+        default=DEFAULT_COLOUR_TOLERANCE,
+        metadata={
+            "help": "with --keep-color: how far (RGB distance, up to 441.7) a pixel's ink may be "
+            "from the colour; full ink up to half of it",
+            "metavar": "DISTANCE",
+        },
+    )
 
     def __post_init__(self) -> None:
+        if self.frames not in ("first", "merge"):
+            raise ConfigError(f"frames={self.frames!r}: use 'first' or 'merge'")
+        if self.keep_color is not None:
+            parse_colour(self.keep_color, "keep_color")  # else a ConfigError naming it
+        tolerance = self.color_tolerance
+        if isinstance(tolerance, bool) or not isinstance(tolerance, int | float):
+            raise ConfigError(f"color_tolerance={tolerance!r}: use a number")
+        if not 0 < tolerance <= MAX_COLOUR_DISTANCE:
+            raise ConfigError(
+                f"color_tolerance={tolerance}: use a distance above 0 and at most "
+                f"{MAX_COLOUR_DISTANCE:.1f} (black to white, in RGB)"
+            )
         if self.width < 8 or self.height < 8:
             raise ConfigError(
                 f"input size {self.width}x{self.height} is too small: use at least 8x8"

@@ -2,6 +2,8 @@
 
 Every image the model ever sees, in training, evaluation, prediction or export parity checks,
 goes through `load_image` and then `preprocess`. There is no second path to drift apart.
+`preprocess` is two named steps: `flatten` (the frames of an animation, the colour filter:
+what the picture is) and `to_model_input` (mode, size, scale: what the network takes).
 
 >>> spec = PreprocessConfig(width=128, height=64, channels=1)
 >>> preprocess(load_image("captcha.png"), spec).shape
@@ -20,8 +22,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ctcocr.core.colours import parse_colour
 from ctcocr.core.config import PreprocessConfig
 from ctcocr.core.errors import ImageError, ImageTooLargeError, NotAnImageError
+from ctcocr.data.colour_filter import keep_colour
+from ctcocr.data.frames import animation_frames, check_frames, is_animation, merge_frames
 
 ImageInput = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 # Text lines need far fewer; a small compressed file that claims more is a decompression bomb.
@@ -79,12 +84,20 @@ def _open(stream: io.BytesIO, label: str) -> Image.Image:
             if image.width * image.height > MAX_PIXELS:
                 raise _too_large(label, f"{image.width}x{image.height} pixels")
             image.load()  # force a full read so truncated files fail here, not later
+            if is_animation(image):
+                check_frames(image, label)  # the later frames too, whatever --frames says
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:  # Pillow's own limit (~179M) struck first
         found = re.search(r"\((\d+) pixels\)", str(exc))
         raise _too_large(label, f"{int(found[1]):,} pixels" if found else "the image") from None
     except UnidentifiedImageError as exc:
+        if stream.getvalue()[:6] in (b"GIF87a", b"GIF89a"):  # Pillow finds no image to open
+            raise ImageError(
+                f"{label}: a GIF file without a frame to read (empty, or cut short before "
+                "its first image): replace the file "
+                "(training can skip such files with --skip-bad)"
+            ) from exc
         raise NotAnImageError(
             f"{label}: not a readable image, in no format Pillow knows ({exc}): use a PNG, "
             "JPEG, BMP, GIF, WebP or TIFF file (training can skip such files with --skip-bad)"
@@ -177,13 +190,41 @@ def border_colour(image: Image.Image) -> int | tuple[int, ...]:
     return int(median) if median.ndim == 0 else tuple(int(v) for v in median)
 
 
-def preprocess(image: ImageInput, config: PreprocessConfig) -> np.ndarray:
-    """Any image input -> float32 array of shape (C, H, W), scaled to [-1, 1]."""
-    pil = to_mode(load_image(image), config.channels)
+def flatten(image: Image.Image, config: PreprocessConfig) -> Image.Image:
+    """The one picture the model reads from an opened image: its frames as `config.frames`
+    says (an animation's first frame, or all of them merged), then, with `config.keep_color`,
+    only the ink of that colour (dark on white). Otherwise the image itself.
+
+    Run once per image, before anything changes its pixels: augmentation goes after it."""
+    if config.frames == "merge" and is_animation(image):
+        frames, backgrounds = [], []
+        for frame in animation_frames(image):
+            rgb = to_mode(frame, 3)  # transparency over white, as a single image is read
+            frames.append(np.asarray(rgb))
+            backgrounds.append(border_colour(rgb))
+        image = Image.fromarray(merge_frames(frames, backgrounds), "RGB")
+    if config.keep_color is not None:
+        rgb = to_mode(image, 3)
+        paper = border_colour(rgb)  # the background guess that padding uses too
+        colour, tolerance = parse_colour(config.keep_color), config.color_tolerance
+        ink = keep_colour(np.asarray(rgb), colour, tolerance, paper)
+        image = Image.fromarray(ink, "L")
+    return image
+
+
+def to_model_input(image: Image.Image, config: PreprocessConfig) -> np.ndarray:
+    """A flattened image -> float32 array of shape (C, H, W), scaled to [-1, 1]."""
+    pil = to_mode(image, config.channels)
     pixels = np.asarray(resize(pil, config), dtype=np.float32)
     # (H, W) -> (1, H, W); (H, W, C) -> (C, H, W)
     pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
     return pixels * (2.0 / 255.0) - 1.0
+
+
+def preprocess(image: ImageInput, config: PreprocessConfig) -> np.ndarray:
+    """Any image input -> float32 array of shape (C, H, W), scaled to [-1, 1]: opened, then
+    flattened (frames, colour filter), then converted, resized and scaled."""
+    return to_model_input(flatten(load_image(image), config), config)
 
 
 def preprocess_batch(images: list[ImageInput], config: PreprocessConfig) -> np.ndarray:

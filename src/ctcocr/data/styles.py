@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from ctcocr.core.charset import DEFAULT_CHARSET, GENERAL_CHARSET
 from ctcocr.core.errors import ConfigError
 from ctcocr.data.style_base import Range, Style
+from ctcocr.data.task_styles import AnimatedGif, KeepColour, TaskStyle
 from ctcocr.data.texts import TextKind
 
 
@@ -234,8 +235,9 @@ class Transparent(Style):
 
 @dataclass(frozen=True)
 class Mix(Style):
-    """Every other style, each drawn with probability proportional to its weight. The
-    `captcha` style's texts are alphanumeric here (no signs at random places)."""
+    """Every other style, each drawn with probability proportional to its weight, except
+    `gif` and `keep-color` (their labels need --frames merge, --keep-color). The `captcha`
+    style's texts are alphanumeric here (no signs at random places)."""
 
     name: str = "mix"
     weight: float = 0.0
@@ -275,13 +277,15 @@ STYLES: dict[str, Style] = {
         Arithmetic(),
         Digits(),
         Transparent(),
+        AnimatedGif(),  # these two pair with a preprocessing flag, and stay out of mix
+        KeepColour(),
         Mix(),
     )
 }
 
 
 def _components() -> list[Style]:
-    return [s for s in STYLES.values() if s.weight > 0 and not isinstance(s, Mix)]
+    return [s for s in STYLES.values() if s.weight > 0 and not isinstance(s, Mix | TaskStyle)]
 
 
 def style_named(name: str) -> Style:

@@ -29,6 +29,7 @@ from ctcocr.data.fonts import available_fonts
 from ctcocr.data.render import draw_captcha
 from ctcocr.data.style_base import Style
 from ctcocr.data.styles import CaptchaPackage, Mix, style_named
+from ctcocr.data.task_styles import TaskStyle
 from ctcocr.data.texts import make_text
 
 _SECRETS_LOCK = threading.Lock()
@@ -105,6 +106,8 @@ class CaptchaSynth:
         if isinstance(style, CaptchaPackage):
             return self._captcha(label, rng)
         generator = np.random.default_rng(rng.getrandbits(64))
+        if isinstance(style, TaskStyle):  # gif, keep-color: pictures of their own making
+            return style.draw(label, self.config.charset, self.fonts, generator), label
         return draw_captcha(style, label, self.fonts, generator), label
 
     def _text(self, style: Style, rng: random.Random) -> str:
@@ -146,7 +149,8 @@ def png_samples(count: int, seed: int, config: SynthConfig | None = None) -> lis
 
 
 def write_dataset(out: Path, count: int, config: SynthConfig, seed: int) -> Path:
-    """Write `count` CAPTCHAs as out/images/NNNNNN.png plus out/labels.csv (path,label)."""
+    """Write `count` CAPTCHAs as out/images/NNNNNN.png (.gif for the gif style) plus
+    out/labels.csv (path,label)."""
     if count < 1:
         raise ConfigError(f"count={count}: ask for at least one image")
     if (out / "labels.csv").exists():
@@ -158,8 +162,9 @@ def write_dataset(out: Path, count: int, config: SynthConfig, seed: int) -> Path
     rows = []
     for index in range(count):
         image, label = synth.sample(index)
-        relative = f"images/{index:0{digits}d}.png"
-        image.save(out / relative)
+        animated = image.format == "GIF"  # the gif style: the animation, every frame of it
+        relative = f"images/{index:0{digits}d}.{'gif' if animated else 'png'}"
+        image.save(out / relative, save_all=animated)
         rows.append((relative, label))
     temporary = out / "labels.csv.tmp"
     with temporary.open("w", newline="", encoding="utf-8") as handle:

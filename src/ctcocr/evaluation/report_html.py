@@ -144,9 +144,7 @@ def _summary(m: dict[str, Any]) -> str:
     # What evaluate warns about on stderr (images left out, labels it cannot read) belongs on
     # the page too, or its figures silently cover fewer images than the data holds.
     notes = "".join(f"<p class=sub>warning: {escape(w)}</p>" for w in m.get("warnings", []))
-    return (
-        f'<section id="summary"><h2>Summary</h2><div class="cards">{body}</div>{notes}</section>'
-    )
+    return f'<section id="summary"><h2>Summary</h2><div class="cards">{body}</div>{notes}</section>'
 
 
 def _per_length(m: dict[str, Any]) -> str:

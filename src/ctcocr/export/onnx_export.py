@@ -142,6 +142,9 @@ def metadata(spec: RunSpec, run_dir: Path, quantize: Quantization) -> dict[str, 
         "input_layout": "NCHW float32",
         "channels": str(pre.channels),
         "resize": pre.resize,
+        "frames": pre.frames,  # animated images: "first" frame, or "merge" every frame
+        "keep_color": pre.keep_color or "",  # "" : no colour filter
+        "color_tolerance": str(pre.color_tolerance),
         "normalisation": "pixel * 2 / 255 - 1 (range -1..1)",
         "architecture": spec.model.architecture,
         "time_steps": str(spec.model.time_steps),

@@ -82,6 +82,13 @@ class Recognizer:
 
         >>> reader.predict("plate.png", DecodeOptions(beam=5, pattern=r"[A-Z]{3}\\d{4}")).text
         'ABC1234'
+
+        An arithmetic CAPTCHA's value comes beside the text; `answer_error` says why there
+        is none when the reading is not an expression:
+
+        >>> question = reader.predict("sum.png", DecodeOptions(answer="arithmetic"))
+        >>> question.text, question.answer, question.answer_error
+        ('12+7=?', '19', None)
         """
         return self.predict_batch([image], options=options)[0]
 

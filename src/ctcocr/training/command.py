@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def _training_data(
     """What the flags point at, checked -> (data, spec, summary)."""
     model = from_args(ModelConfig, args)
     width, height = args.size
-    preprocess = PreprocessConfig(width, height, args.channels, args.resize)
+    preprocess = from_args(PreprocessConfig, args, width=width, height=height)
     given = args.time_steps is not None
     if synth is not None:
         if args.data is not None:
@@ -133,6 +134,8 @@ def _check_same_run(out: Path, spec: RunSpec, resume: bool) -> None:
             f"unknown: restore {CONFIG}, or train into a new --out"
         )
     stored = json.loads((out / CONFIG).read_text(encoding="utf-8"))
+    if isinstance(stored.get("preprocess"), dict):  # fields added since it began: defaults
+        stored["preprocess"] = {**asdict(PreprocessConfig()), **stored["preprocess"]}
     new = json.loads(json.dumps(spec.to_json()))  # tuples -> lists, as stored
     changed = [k for k in ("charset", "preprocess", "model") if stored.get(k) != new[k]]
     if changed:

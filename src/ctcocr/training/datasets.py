@@ -17,7 +17,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from ctcocr.core.charset import Charset
 from ctcocr.core.config import PreprocessConfig
 from ctcocr.data.augment import AugmentConfig, augment, shrink
-from ctcocr.data.images import load_image, preprocess
+from ctcocr.data.images import flatten, load_image, preprocess, to_model_input
 from ctcocr.data.samples import Sample
 from ctcocr.data.synth import CaptchaSynth, SynthConfig
 
@@ -46,12 +46,14 @@ class ImageDataset(Dataset[Item]):
 
     def __getitem__(self, index: int) -> Item:
         sample = self.samples[index]
-        image = load_image(sample.path)
+        # preprocess = flatten, then to_model_input; augmenting goes between the two, since it
+        # keeps one frame of an animation and moves the colours that --keep-color selects
+        image = flatten(load_image(sample.path), self.config)
         if self.augmentation is not None:
             rng = np.random.default_rng((self.seed, self.epoch, index))
             image = shrink(image, 2 * self.config.width, 2 * self.config.height)
             image = augment(image, self.augmentation, rng)
-        return torch.from_numpy(preprocess(image, self.config)), sample.label
+        return torch.from_numpy(to_model_input(image, self.config)), sample.label
 
 
 class SyntheticStream(IterableDataset[Item]):

@@ -10,6 +10,8 @@ import shutil
 from pathlib import Path
 
 from ctcocr.core.config import TrainConfig
+from ctcocr.core.errors import DataError
+from ctcocr.core.run_folder import check_out
 from ctcocr.data.images import load_image
 from ctcocr.data.samples import read_samples
 from ctcocr.data.synth import SynthConfig, write_dataset
@@ -17,6 +19,21 @@ from ctcocr.evaluation.scores import evaluate_samples
 from ctcocr.runtime.recognizer import Recognizer
 
 TEST_SEED = 20_261_125  # far from the training stream's seeds
+DEMO_OUTPUTS = frozenset({"test", "run", "predictions.png"})
+
+
+def check_demo_out(out: Path) -> None:
+    """Before any work: `out` can be written, and holds nothing but an earlier demo's outputs
+    (the demo empties it first: `--out .` must not delete someone's files)."""
+    check_out(out, folder=True)
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in DEMO_OUTPUTS)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise DataError(
+                f"--out {out} holds files the demo did not write ({shown}), and the demo "
+                "empties its folder first: give a new folder, or an earlier demo's"
+            )
 
 
 def run_demo(out: Path, minutes: float, test_count: int = 500) -> None:
@@ -25,6 +42,7 @@ def run_demo(out: Path, minutes: float, test_count: int = 500) -> None:
     from ctcocr.training import prepare
     from ctcocr.training.loop import fit
 
+    check_demo_out(out)
     if out.exists():
         shutil.rmtree(out)  # the demo owns this folder; a rerun starts clean
     synth = SynthConfig()

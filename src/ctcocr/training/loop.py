@@ -23,7 +23,13 @@ from ctcocr.evaluation.scores import Scores, score
 from ctcocr.network.model import ctc_loss
 from ctcocr.training.distributed import Context
 from ctcocr.training.finetune import start_weights
-from ctcocr.training.loaders import ONE_PROCESS, TrainingData, epoch_loader, make_loader
+from ctcocr.training.loaders import (
+    ONE_PROCESS,
+    TrainingData,
+    at_least,
+    epoch_loader,
+    make_loader,
+)
 from ctcocr.training.outputs import (
     Log,
     calibrate_on_validation,
@@ -61,9 +67,11 @@ def fit(
     _start(trainer, run_dir, spec, data, resume, init, log)
     val_loader = make_loader(data.val, spec, config, shuffle=False, workers=0, ranks=ranks)
     steps = len(epoch_loader(data, spec, config, 0, ranks))
-    epochs, minutes = config.limits(steps)
+    epochs, minutes = config.limits(steps, fine_tuning=init is not None)
     budget_s = minutes * 60 if minutes else math.inf
-    log(plan_line(_epoch_images(data, config), config, steps, epochs, minutes))
+    images = _epoch_images(data, config)
+    repeated = len(at_least(data.train, config.min_epoch_images)) if data.train else images
+    log(plan_line(images, config, steps, epochs, minutes, init is not None, repeated))
     progress, last_drawn = trainer.progress, time.monotonic()
     started = (progress.epoch, trainer.tick())  # this session's start, for estimates
     while (epochs is None or progress.epoch < epochs) and trainer.tick() < budget_s:

@@ -13,7 +13,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ctcocr.core.config import DEFAULT_EPOCHS, DEFAULT_MIN_STEPS, TrainConfig
+from ctcocr.core.config import (
+    DEFAULT_EPOCHS,
+    DEFAULT_FINETUNE_STEPS,
+    DEFAULT_MIN_STEPS,
+    TrainConfig,
+)
 from ctcocr.core.run_folder import CURVES, METRICS, RunSpec, append_metrics
 from ctcocr.evaluation.calibration import calibrate_logits
 from ctcocr.evaluation.scores import Scores
@@ -108,7 +113,13 @@ def epoch_line(record: dict[str, Any], improved: bool, left_s: float | None = No
 
 
 def plan_line(
-    images: int, config: TrainConfig, steps: int, epochs: int | None, minutes: float | None
+    images: int,
+    config: TrainConfig,
+    steps: int,
+    epochs: int | None,
+    minutes: float | None,
+    fine_tuning: bool = False,
+    repeated: int | None = None,
 ) -> str:
     """What training is about to do, said before the first step."""
     budget = f"{duration(minutes * 60)} (--max-minutes)" if minutes else None
@@ -118,12 +129,15 @@ def plan_line(
         length = f"{epochs:,} epoch{'s' * (epochs != 1)} ({epochs * steps:,} steps)"
         length += f" or {budget}, whichever ends first" if budget else ", no time limit"
         if config.epochs is None and minutes is None:
+            least = DEFAULT_FINETUNE_STEPS if fine_tuning else DEFAULT_MIN_STEPS
             length += (
-                f" (the default: {DEFAULT_EPOCHS} epochs and at least {DEFAULT_MIN_STEPS:,} "
-                "steps; --epochs or --max-minutes change it)"
+                f" (the default{' when fine-tuning' if fine_tuning else ''}: {DEFAULT_EPOCHS} "
+                f"epochs and at least {least:,} steps; --epochs or --max-minutes change it)"
             )
     return (
-        f"plan: {images:,} training images, batch {config.batch_size}, {steps:,} steps per "
+        f"plan: {images:,} training images"
+        + (f" (repeated to {repeated:,} per epoch)" if repeated and repeated > images else "")
+        + f", batch {config.batch_size}, {steps:,} steps per "
         f"epoch; {length}; time estimate after the first epoch"
     )
 
