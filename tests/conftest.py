@@ -16,8 +16,24 @@ from ctcocr.cli.main import main
 from ctcocr.data.synth import SynthConfig, write_dataset
 
 # Flags that keep a training run to about a second on a busy 2-core CPU.
-FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0", "--min-epoch-images", "0")
+FAST = (
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--workers",
+    "0",
+    "--min-epoch-images",
+    "0",
+)
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
+
+
+@pytest.fixture(autouse=True)
+def no_automatic_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests train the network they ask for: plain `ctcocr train DATA` would otherwise start
+    from the shipped general model (tests/test_shipped.py tests that default on its own)."""
+    monkeypatch.setattr("ctcocr.training.command.AUTO_INIT", False)
 
 
 class CliResult(NamedTuple):

@@ -16,7 +16,16 @@ import pytest
 from ctcocr import Recognizer
 from ctcocr.core.errors import ImageError, ModelFileError
 
-FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0", "--min-epoch-images", "0")
+FAST = (
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--workers",
+    "0",
+    "--min-epoch-images",
+    "0",
+)
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 
 

@@ -22,7 +22,16 @@ from PIL import Image
 from ctcocr import Prediction, Recognizer
 from ctcocr.core.version import __version__
 
-FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0", "--min-epoch-images", "0")
+FAST = (
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--workers",
+    "0",
+    "--min-epoch-images",
+    "0",
+)
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 RUN_FILES = ("config.json", "model.safetensors", "metrics.jsonl", "training.png")
 

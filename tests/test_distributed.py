@@ -64,7 +64,7 @@ def torchrun(tmp_path: Path, *train_args: object) -> subprocess.CompletedProcess
 
 
 TRAIN = ("--batch-size", "8", "--workers", "0", "--device", "cpu", "--model", "cnn",
-         "--min-epoch-images", "0", *SMALL_MODEL)  # fmt: skip
+         "--min-epoch-images", "0", "--no-init", *SMALL_MODEL)  # fmt: skip
 
 
 def test_two_ranks_stop_together_with_one_model(tiny_dataset, tmp_path):

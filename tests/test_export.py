@@ -16,7 +16,16 @@ from ctcocr.data.images import preprocess_batch
 from ctcocr.runtime.onnx_backend import OnnxBackend
 from ctcocr.runtime.recognizer import Recognizer
 
-FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0", "--min-epoch-images", "0")
+FAST = (
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--workers",
+    "0",
+    "--min-epoch-images",
+    "0",
+)
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 
 

@@ -29,7 +29,16 @@ from ctcocr.data.samples import read_samples
 from ctcocr.decoding.prediction import Prediction
 from ctcocr.training.outputs import plan_line
 
-FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0", "--min-epoch-images", "0")
+FAST = (
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--workers",
+    "0",
+    "--min-epoch-images",
+    "0",
+)
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 CHARSET = ("--charset", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 

@@ -19,7 +19,16 @@ from ctcocr.data.packing import open_shards, read_shard
 from ctcocr.training.distributed import Context
 from ctcocr.training.shards import ShardStream
 
-FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0", "--min-epoch-images", "0")
+FAST = (
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--workers",
+    "0",
+    "--min-epoch-images",
+    "0",
+)
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 
 

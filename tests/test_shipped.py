@@ -51,3 +51,47 @@ def test_train_init_general_fine_tunes_from_the_shipped_run(models, cli, tiny_da
     )  # fmt: skip
     assert result.code == 0, result.err
     assert f"initialised from {models / 'general'}" in result.out
+
+
+@pytest.fixture
+def automatic_init(monkeypatch):
+    monkeypatch.setattr("ctcocr.training.command.AUTO_INIT", True)
+
+
+def test_plain_train_starts_from_the_general_model(
+    models, automatic_init, cli, tiny_dataset, tmp_path
+):
+    fast = ("--epochs", "1", "--batch-size", "16", "--workers", "0", "--min-epoch-images", "0")
+    result = cli("train", tiny_dataset, "--out", tmp_path / "auto", *fast)
+    assert result.code == 0, result.err
+    assert "starting from the shipped general model" in result.out
+    assert "--no-init trains from scratch" in result.out
+    fresh = cli("train", tiny_dataset, "--out", tmp_path / "fresh", "--no-init", *fast)
+    assert fresh.code == 0 and "new crnn" in fresh.out and "general" not in fresh.out
+    shaped = cli("train", tiny_dataset, "--out", tmp_path / "cnn", "--model", "cnn", *fast)
+    assert "training from scratch: the shipped general model does not fit (--model given)" in (
+        shaped.out
+    )
+    both = cli("train", tiny_dataset, "--out", tmp_path / "x", "--init", "general", "--no-init")
+    assert both.code != 0 and "give one of them" in both.err
+
+
+def test_data_the_general_model_cannot_read_trains_from_scratch(
+    models, automatic_init, cli, tmp_path
+):
+    data = tmp_path / "plates"
+    (data / "images").mkdir(parents=True)
+    from ctcocr.data.synth import CaptchaSynth, SynthConfig
+
+    synth = CaptchaSynth(SynthConfig(), seed=5)
+    rows = ["path,label"]
+    for index in range(12):
+        image, label = synth.sample(index)
+        image.save(data / "images" / f"{index}.png")
+        rows.append(f"images/{index}.png,皖{label}")
+    (data / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    fast = ("--epochs", "1", "--batch-size", "8", "--workers", "0", "--min-epoch-images", "0")
+    result = cli("train", data, "--out", tmp_path / "run", *fast)
+    assert result.code == 0, result.err
+    line = next(line for line in result.out.splitlines() if line.startswith("training from"))
+    assert "does not fit (its charset lacks" in line and "皖" in line, line

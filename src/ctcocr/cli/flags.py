@@ -53,6 +53,11 @@ def training_flags(parser: argparse.ArgumentParser, with_model: bool = True) -> 
         "data", type=Path, nargs="?", help="dataset folder, CSV, image folder, or packed shards"
     )
     parser.add_argument("--synthetic", action="store_true", help="train on endless CAPTCHAs")
+    parser.add_argument(
+        "--no-init",
+        action="store_true",
+        help="train image files from scratch, not from the shipped general model",
+    )
     parser.add_argument("--val", type=Path, help="validation data (default: hold out a share)")
     parser.add_argument(
         "--label-pattern",

@@ -8,20 +8,31 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ctcocr.core.charset import Charset
 from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
 from ctcocr.core.config_flags import from_args, given_fields
-from ctcocr.core.errors import DataError, ModelFileError
-from ctcocr.core.run_folder import CONFIG, CURVES, RESUME_STATE, WEIGHTS, RunSpec, check_out
+from ctcocr.core.errors import ConfigError, DataError, ModelFileError
+from ctcocr.core.run_folder import (
+    CONFIG,
+    CURVES,
+    RESUME_STATE,
+    WEIGHTS,
+    RunSpec,
+    check_out,
+    read_spec,
+)
 from ctcocr.data.packing import is_packed
 from ctcocr.data.samples import compile_label_pattern
 from ctcocr.data.synth import SynthConfig
-from ctcocr.runtime.shipped import init_run
+from ctcocr.runtime.shipped import init_run, shipped_run
 from ctcocr.training import prepare
 from ctcocr.training.distributed import context_from_env
 from ctcocr.training.loaders import TrainingData
 from ctcocr.training.loop import fit
 from ctcocr.training.outputs import Log, print_line, silent
 
+# Plain `ctcocr train DATA` starts from the shipped general model when it fits the data.
+AUTO_INIT = True
 Prepared = tuple[TrainingData, RunSpec, dict[str, Any]]  # data, spec, summary for config.json
 
 
@@ -36,7 +47,8 @@ def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
         f"training {spec.model.architecture} (T={spec.model.time_steps}, "
         f"{len(spec.charset.chars)} characters) into {args.out}"
     )
-    progress = fit(args.out, spec, data, config, resume=args.resume, init=_init(args))
+    init = Path(summary["init"]) if "init" in summary else None
+    progress = fit(args.out, spec, data, config, resume=args.resume, init=init)
     say(
         f"best validation sequence accuracy {progress.best_accuracy:.2%} at epoch "
         f"{progress.best_epoch}; model in {args.out}/ ({WEIGHTS}, {CONFIG}), "
@@ -49,6 +61,33 @@ def _init(args: argparse.Namespace) -> Path | None:
     """--init as a run folder: a path, or the name of a model shipped with its run folder."""
     value = getattr(args, "init", None)
     return None if value is None else init_run(value)
+
+
+def _start_from(args: argparse.Namespace, charset: Charset, say: Log) -> Path | None:
+    """The run whose weights start this one: --init, else the shipped general model when it
+    can read every character of the data and no network flag asks for another network
+    (AUTO_INIT; measured in docs/general-model.md), else none (--no-init: always none)."""
+    given = _init(args)
+    if given is not None and getattr(args, "no_init", False):
+        raise ConfigError(f"--init {args.init} and --no-init: give one of them")
+    if given is not None or getattr(args, "no_init", False) or not AUTO_INIT:
+        return given
+    general = shipped_run("general")
+    if general is None:
+        say("training from scratch: this install has no shipped general model to start from")
+        return None
+    outside = sorted(set(charset.chars) - set(read_spec(general).charset.chars))
+    shaped = sorted(given_fields(ModelConfig, args))
+    if outside or shaped:
+        if outside:
+            why = f"its charset lacks {''.join(outside)!r}"
+        else:
+            why = "--" + {"architecture": "model"}.get(shaped[0], shaped[0]).replace("_", "-")
+            why += " given"
+        say(f"training from scratch: the shipped general model does not fit ({why})")
+        return None
+    say(f"starting from the shipped general model ({general}); --no-init trains from scratch")
+    return general
 
 
 def _training_data(
@@ -92,7 +131,7 @@ def _file_data(
     train, val, charset = prepare.file_data(
         args.data, args.val, config, args.charset, args.label_pattern, say
     )
-    init = _init(args)
+    init = _start_from(args, charset, say)
     if init is not None:
         from ctcocr.training.finetune import initial_spec
 
