@@ -5,7 +5,8 @@
     python benchmarks/zeroshot.py --style-count 200      # fresh images of every synthesis style
 
 Every reader sees the same test images: each shared set's test.csv (../shared/datasets, read
-only) and `--style-count` fresh images of every synthesis style (seed 777, never trained on).
+only) and `--style-count` fresh images of every style `mix` draws from, and of `mix` itself (seed
+777, never trained on; texts of 3-8 characters as the general model was trained, `--style-length`).
 Scores: sequence accuracy exact and case-insensitive (ddddocr answers in lower case and
 captcha-whisperer in upper case, so their exact column is low by design on mixed-case sets).
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from peers import available_peers
 
+from ctcocr.core.config_flags import parse_range
 from ctcocr.data.samples import read_samples
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -62,13 +64,15 @@ def dataset_cases(root: Path, sets: list[str]) -> dict[str, Case]:
     return cases
 
 
-def style_cases(count: int, seed: int) -> dict[str, Case]:
-    from ctcocr.data.styles import STYLES
+def style_cases(count: int, seed: int, lengths: tuple[int, int]) -> dict[str, Case]:
+    from ctcocr.data.styles import mix_components
     from ctcocr.data.synth import CaptchaSynth, SynthConfig
 
     cases = {}
-    for name in STYLES:
-        synth = CaptchaSynth(SynthConfig(style=name, min_length=1, max_length=8), seed)
+    for name in [style.name for style in mix_components()] + ["mix"]:
+        synth = CaptchaSynth(
+            SynthConfig(style=name, min_length=lengths[0], max_length=lengths[1]), seed
+        )
         images, labels = [], []
         for index in range(count):
             image, label = synth.sample(index)
@@ -96,6 +100,7 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=[], help="NAME=PATH, repeatable")
     parser.add_argument("--style-count", type=int, default=100, help="0: no style rows")
     parser.add_argument("--style-seed", type=int, default=777)
+    parser.add_argument("--style-length", type=parse_range, default=(3, 8), help="A-B")
     parser.add_argument("--no-peers", action="store_true", help="leave out ddddocr and co.")
     parser.add_argument("--no-shipped", action="store_true", help="only the --model readers")
     args = parser.parse_args()
@@ -110,7 +115,7 @@ def main() -> None:
         notes += missing
     cases = dataset_cases(args.datasets, [s for s in args.sets.split(",") if s])
     if args.style_count:
-        cases.update(style_cases(args.style_count, args.style_seed))
+        cases.update(style_cases(args.style_count, args.style_seed, args.style_length))
     names = list(readers)
     print("| test set | images | " + " | ".join(f"{n} exact / any case" for n in names) + " |")
     print("|---|---|" + "---|" * len(names))

@@ -36,9 +36,10 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def page_model(tiny_onnx: Path) -> Path:
     """The shipped model, which reads real text; the tiny one before a model is shipped."""
-    from ctcocr.runtime.onnx_backend import SHIPPED_MODEL
+    from ctcocr.runtime.shipped import DEFAULT, MODELS
 
-    return SHIPPED_MODEL if SHIPPED_MODEL.is_file() else tiny_onnx
+    default = MODELS / f"{DEFAULT}.onnx"
+    return default if default.is_file() else tiny_onnx
 
 
 def _serve(app: object) -> Iterator[str]:
@@ -69,12 +70,14 @@ def server(page_model: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def two_models(tmp_path_factory: pytest.TempPathFactory, tiny_onnx: Path) -> Path:
     """A folder of two models that read differently: the page's picker shows."""
-    from ctcocr.runtime.onnx_backend import SHIPPED_MODEL
+    from ctcocr.runtime.shipped import DEFAULT, MODELS
 
-    if not SHIPPED_MODEL.is_file():
+    shipped_model = MODELS / f"{DEFAULT}.onnx"
+
+    if not shipped_model.is_file():
         pytest.skip("no shipped model to serve beside the tiny one")
     folder = tmp_path_factory.mktemp("models")
-    shutil.copyfile(SHIPPED_MODEL, folder / "shipped.onnx")
+    shutil.copyfile(shipped_model, folder / "shipped.onnx")
     shutil.copyfile(tiny_onnx, folder / "tiny.onnx")
     return folder
 

@@ -435,7 +435,7 @@ def test_evaluate_refuses_empty_labels(cli, tiny_run, tiny_dataset, tmp_path):
 
 
 def test_evaluate_warns_about_characters_the_model_cannot_produce(cli, tiny_dataset, tmp_path):
-    shipped = Recognizer().path  # reads digits and upper case
+    shipped = Recognizer("captcha").path  # reads digits and upper case
     rows = [(path, label.lower()) for path, label in read_labels(tiny_dataset)[:8]]
     folder = labelled_set(tmp_path / "set", tiny_dataset, rows)
     letters = "".join(sorted({c for _, label in rows for c in label if c.isalpha()}))
@@ -493,7 +493,7 @@ def test_huge_images_are_ctcocrs_error_without_warnings(cli, tiny_run, tmp_path,
 
 @pytest.fixture(scope="module")
 def shipped() -> Recognizer:
-    return Recognizer()
+    return Recognizer("captcha")
 
 
 @pytest.mark.parametrize("top", [1.0, 1.0 + 1e-6], ids=["exact", "rounded-past-1"])

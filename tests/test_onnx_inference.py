@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from ctcocr import Recognizer
+from ctcocr.core.charset import GENERAL_CHARSET
 from ctcocr.core.errors import ModelFileError
-from ctcocr.runtime.onnx_backend import SHIPPED_MODEL
+from ctcocr.runtime.shipped import DEFAULT, MODELS
 
 
 def _images(dataset: Path) -> list[Path]:
@@ -123,13 +124,27 @@ def test_an_onnx_file_without_ctcocr_metadata_is_refused(tiny_onnx, tmp_path):
         Recognizer(bare)
 
 
-shipped = pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason="no shipped model yet")
+def shipping(name: str) -> pytest.MarkDecorator:
+    path = MODELS / f"{name}.onnx"
+    return pytest.mark.skipif(not path.is_file(), reason=f"no shipped {name} model yet")
 
 
-@shipped
-def test_shipped_model_is_small_and_describes_itself():
-    assert SHIPPED_MODEL.stat().st_size <= 2_000_000
-    reader = Recognizer()
+shipped = shipping(DEFAULT)
+
+
+@shipping("general")
+def test_the_general_model_is_small_and_reads_every_style_s_characters():
+    assert (MODELS / "general.onnx").stat().st_size <= 5_000_000
+    reader = Recognizer("general")
+    assert reader.charset == GENERAL_CHARSET
+    assert (reader.spec.preprocess.width, reader.spec.preprocess.height) == (160, 48)
+    assert Recognizer(MODELS / "general").charset == GENERAL_CHARSET  # its run, for --init
+
+
+@shipping("captcha")
+def test_the_default_style_model_is_small_and_describes_itself():
+    assert (MODELS / "captcha.onnx").stat().st_size <= 2_000_000
+    reader = Recognizer("captcha")
     assert reader.spec.preprocess.width == 128 and reader.spec.preprocess.height == 64
     assert reader.charset == "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     assert reader.metadata["quantization"] in ("none", "fp16", "static", "dynamic")
@@ -148,12 +163,12 @@ def test_predict_with_only_a_model_asks_for_images(cli, tiny_onnx):
     assert result.code == 2 and "name the images" in result.err
 
 
-@shipped
+@shipping("captcha")
 def test_shipped_model_reads_fresh_default_captchas():
     from ctcocr.data.synth import CaptchaSynth, SynthConfig
 
     synth = CaptchaSynth(SynthConfig(), seed=2024)
     samples = [synth.sample(i) for i in range(40)]
-    predictions = Recognizer().predict_batch([image for image, _ in samples])
+    predictions = Recognizer("captcha").predict_batch([image for image, _ in samples])
     correct = sum(p.text == label for p, (_, label) in zip(predictions, samples, strict=True))
     assert correct >= 30  # the shipped model reads about 94% (README); 0 and O are ambiguous

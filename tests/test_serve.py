@@ -14,7 +14,7 @@ from PIL import Image
 
 from ctcocr import Recognizer
 from ctcocr.data.images import MAX_PIXELS
-from ctcocr.runtime.onnx_backend import SHIPPED_MODEL
+from ctcocr.runtime.shipped import DEFAULT, MODELS
 from ctcocr.serve.app import MAX_BATCH, create_app
 
 LIMIT = 200_000
@@ -217,10 +217,10 @@ def test_unknown_route_and_method_are_json_errors(client):
     assert "detail" in client.get("/v1/recognize").json()
 
 
-@pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason="no shipped model yet")
+@pytest.mark.skipif(not (MODELS / f"{DEFAULT}.onnx").is_file(), reason="no shipped model yet")
 def test_serve_without_a_model_uses_the_shipped_one():
     info = TestClient(create_app()).get("/v1/model").json()
-    assert info["model"] == SHIPPED_MODEL.name
+    assert info["model"] == f"{DEFAULT}.onnx"
 
 
 def test_load_image_error_types_pick_the_status(tiny_dataset):

@@ -19,6 +19,7 @@ def models(tmp_path, monkeypatch, tiny_run, tiny_onnx):
     shutil.copy(tiny_onnx, folder / "general.onnx")
     shutil.copytree(tiny_run, folder / "general")
     monkeypatch.setattr(shipped, "MODELS", folder)
+    monkeypatch.setattr(shipped, "DEFAULT", "general")
     return folder
 
 

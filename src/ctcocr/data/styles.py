@@ -243,7 +243,7 @@ class Mix(Style):
     weight: float = 0.0
 
     def default_charset(self) -> str:
-        chars = set().union(*(s.default_charset() for s in _components()))
+        chars = set().union(*(s.default_charset() for s in mix_components()))
         return "".join(c for c in GENERAL_CHARSET if c in chars)
 
     def can_draw(self, charset: str, low: int, high: int) -> bool:
@@ -251,7 +251,7 @@ class Mix(Style):
 
     def components(self, charset: str, low: int, high: int) -> list[Style]:
         """The styles mix draws from under these bounds."""
-        return [s for s in _components() if _as_mixed(s).can_draw(charset, low, high)]
+        return [s for s in mix_components() if _as_mixed(s).can_draw(charset, low, high)]
 
     def pick(self, styles: list[Style], rng: random.Random) -> Style:
         return _as_mixed(rng.choices(styles, weights=[s.weight for s in styles])[0])
@@ -284,7 +284,8 @@ STYLES: dict[str, Style] = {
 }
 
 
-def _components() -> list[Style]:
+def mix_components() -> list[Style]:
+    """The styles `mix` draws from (each with its weight)."""
     return [s for s in STYLES.values() if s.weight > 0 and not isinstance(s, Mix | TaskStyle)]
 
 

@@ -20,8 +20,6 @@ from ctcocr.core.errors import ModelFileError
 from ctcocr.core.run_folder import RunSpec
 
 SPEC_KEY = "ctcocr.run_spec"  # the same key ctcocr.export.onnx_export writes
-# The model `make pretrained` trains, exported and verified; used when no model is named.
-SHIPPED_MODEL = Path(__file__).parents[1] / "models" / "captcha.onnx"
 
 
 def session_options(threads: int = 0) -> ort.SessionOptions:
@@ -75,12 +73,3 @@ def spec_from_metadata(metadata: dict[str, str], where: str) -> RunSpec:
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{where}: damaged ctcocr metadata ({exc}): export it again") from exc
     return RunSpec.from_json(data, where)
-
-
-def shipped_model() -> Path:
-    if not SHIPPED_MODEL.is_file():
-        raise ModelFileError(
-            f"{SHIPPED_MODEL}: the shipped model is missing from this install: "
-            "name a model (a run folder or .onnx file), or run `make pretrained`"
-        )
-    return SHIPPED_MODEL

@@ -37,11 +37,12 @@ class Recognizer:
         self, model: str | Path | None = None, device: str = "cpu", threads: int = 0
     ) -> None:
         """`model`: a run folder (PyTorch) or an exported `.onnx` file (onnxruntime, no torch);
-        None opens the shipped CAPTCHA model. `threads` sets onnxruntime's intra-op threads
-        (0: one per core)."""
-        from ctcocr.runtime.onnx_backend import OnnxBackend, shipped_model
+        None opens the shipped general model, and "general" or "captcha" name a shipped model
+        (runtime/shipped.py). `threads` sets onnxruntime's intra-op threads (0: one per core)."""
+        from ctcocr.runtime.onnx_backend import OnnxBackend
+        from ctcocr.runtime.shipped import resolve_model
 
-        path = shipped_model() if model is None else Path(model)
+        path = resolve_model(model)
         if not path.exists():
             raise ModelFileError(f"{path}: no such model: give the --out folder of a training")
         self.path = path

@@ -21,7 +21,7 @@ SHIPPED = {
     "general": "many CAPTCHA styles, digits + a-z + A-Z + arithmetic signs (the default)",
     "captcha": "the captcha package's default style only, digits + A-Z",
 }
-DEFAULT = "general"
+DEFAULT = "captcha"  # until models/general.onnx ships
 
 
 def shipped_path(name: str) -> Path:
