@@ -57,8 +57,10 @@ class Context:
         return self.rank == 0
 
     def cpu_threads(self) -> int:
-        """torch threads: this machine's cores shared by the processes running on it."""
-        return max(1, (os.cpu_count() or 1) // self.local_world_size)
+        """torch threads: the cores this process may use, shared by the processes running on
+        this machine. The affinity mask, not the machine's count: under `taskset` or a
+        container's cpuset, more threads than cores spin-wait on each other (10x slower)."""
+        return max(1, _usable_cores() // self.local_world_size)
 
     def loader_workers(self) -> int:
         """Loader processes per rank: one per core of this rank's share beyond the first."""
@@ -247,3 +249,10 @@ def sampler(
     )
     split.set_epoch(epoch)
     return split
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows: no affinity masks
+        return os.cpu_count() or 1
