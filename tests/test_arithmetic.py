@@ -37,7 +37,10 @@ def test_expressions_give_their_value(text, value):
     assert arithmetic_answer(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "12", "12+", "+7", "12++7", "12+7=5", "AB+3", "1/0", "3=4"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "12", "12+", "+7", "12++7", "12+7=5", "AB+3", "1/0", "3=4", "1+2+", "3X4X", "12+7+=?"],
+)
 def test_what_is_not_an_expression_is_named(text):
     with pytest.raises(ExpressionError, match=repr(text).replace("+", r"\+").replace("?", r"\?")):
         arithmetic_answer(text)

@@ -81,14 +81,17 @@ def test_a_gif_without_frames_or_with_a_broken_frame_is_a_clear_image_error():
         load_image(data[:-6], name="cut.gif")
 
 
-def test_an_animation_too_large_to_merge_is_refused_but_its_first_frame_reads(monkeypatch):
+def test_an_animation_past_the_pixel_limit_is_refused_when_opened(monkeypatch):
+    """Refused at open, with the file's name, whatever --frames says: not later, in a batch
+    or a loader worker, where one file would stop the others."""
     from ctcocr.data import frames
 
     monkeypatch.setattr(frames, "MAX_FRAME_PIXELS", 96 * 32 + 10)  # room for one frame
     data = _two_frames()
-    assert _ink(preprocess(data, PreprocessConfig(96, 32, 1)))[0] > 50
     with pytest.raises(ImageTooLargeError, match="2 or more frames of 96x32"):
-        preprocess(data, PreprocessConfig(96, 32, 1, frames="merge"))
+        load_image(data, "big.gif")
+    with pytest.raises(ImageTooLargeError, match=r"big\.gif"):
+        load_image(data, "big.gif")
 
 
 def _strokes() -> Image.Image:

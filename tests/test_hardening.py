@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ctcocr import Recognizer
@@ -533,6 +534,35 @@ def test_run_folders_record_the_sha256_of_their_weights(tiny_run):
     config = json.loads((tiny_run / "config.json").read_text(encoding="utf-8"))
     digest = hashlib.sha256((tiny_run / "model.safetensors").read_bytes()).hexdigest()
     assert config["weights_sha256"] == digest  # still right after calibration rewrote it
+
+
+def test_a_kill_between_the_weights_and_their_record_leaves_a_run_that_loads(
+    tiny_run, tmp_path, monkeypatch
+):
+    """save_weights records the coming digest, replaces the file, then records it as current:
+    stopped after the file (or before it), the folder still loads; a flipped bit still fails."""
+    from ctcocr.core import run_folder
+    from ctcocr.network.weights import save_weights
+    from ctcocr.runtime.torch_backend import TorchBackend
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    network = TorchBackend(run, Recognizer(run).spec).network
+    with torch.no_grad():
+        next(network.parameters()).add_(0.5)  # other weights, another digest
+    recorded = run_folder.record_weights_sha256
+
+    def killed(run_dir, digest, coming=False):
+        if not coming:
+            raise KeyboardInterrupt  # the kill, after the new file is in place
+        recorded(run_dir, digest, coming)
+
+    monkeypatch.setattr("ctcocr.network.weights.record_weights_sha256", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_weights(run, network)
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    assert config["weights_sha256"] != config["weights_sha256_next"]
+    assert Recognizer(run).charset  # the new file matches the coming digest
 
 
 def test_bit_flipped_weights_are_refused(cli, tiny_run, tiny_dataset, tmp_path):

@@ -96,3 +96,23 @@ def test_data_the_general_model_cannot_read_trains_from_scratch(
     assert result.code == 0, result.err
     line = next(line for line in result.out.splitlines() if line.startswith("training from"))
     assert "does not fit (its charset lacks" in line and "皖" in line, line
+
+
+def test_init_keeps_the_preprocessing_flags_given(cli, tiny_run, tiny_dataset, tmp_path):
+    """--init takes its run's input unless a flag says otherwise: never a flag ignored."""
+    from ctcocr.runtime.recognizer import Recognizer
+
+    fast = ("--epochs", "1", "--batch-size", "16", "--workers", "0", "--min-epoch-images", "0")
+    kept = cli(
+        "train", tiny_dataset, "--init", tiny_run, "--out", tmp_path / "red",
+        "--keep-color", "red", "--frames", "merge", *fast,
+    )  # fmt: skip
+    assert kept.code == 0, kept.err
+    spec = Recognizer(tmp_path / "red").spec.preprocess
+    assert (spec.keep_color, spec.frames) == ("red", "merge")
+    assert (spec.width, spec.height) == (Recognizer(tiny_run).spec.preprocess.width, 64)
+    other = cli(
+        "train", tiny_dataset, "--init", tiny_run, "--out", tmp_path / "small",
+        "--size", "128x32", *fast,
+    )  # fmt: skip
+    assert other.code != 0 and "differs" in other.err and "--init" in other.err

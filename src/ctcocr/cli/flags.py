@@ -14,6 +14,8 @@ from ctcocr.core.run_folder import CONFIG, incomplete_run
 from ctcocr.data.images import IMAGE_SUFFIXES
 from ctcocr.data.samples import image_files
 
+DEFAULT_SIZE = (128, 64)  # PreprocessConfig's default input, and the captcha style's size
+
 if TYPE_CHECKING:
     from ctcocr.data.synth import SynthConfig
     from ctcocr.decoding.decoder import DecodeOptions
@@ -30,9 +32,9 @@ def synth_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--size",
         type=parse_size,
-        default=(128, 64),
+        default=None,  # (128, 64); None tells train that it was not given (see --init)
         help="image size WxH of the captcha style (others draw 20-80 pixels high, 2:1-6:1); "
-        "in train, also the model's input size",
+        "in train, also the model's input size (default: 128x64, or the --init run's)",
     )
     parser.add_argument(
         "--style",
@@ -64,12 +66,12 @@ def training_flags(parser: argparse.ArgumentParser, with_model: bool = True) -> 
         default=DEFAULT_LABEL_PATTERN,
         help="regex with (?P<label>...) for label-named image files",
     )
-    parser.add_argument("--channels", type=int, choices=(1, 3), default=1, help="1 gray, 3 RGB")
+    # None when not given, so that --init can keep its run's input (the defaults: 1, stretch)
+    parser.add_argument("--channels", type=int, choices=(1, 3), help="1 gray, 3 RGB (default: 1)")
     parser.add_argument(
         "--resize",
         choices=("stretch", "pad"),
-        default="stretch",
-        help="how images meet the input size",
+        help="how images meet the input size (default: stretch)",
     )
     # --frames, --keep-color, --color-tolerance: the rest of PreprocessConfig, from its fields
     add_fields(parser, PreprocessConfig, skip=frozenset({"width", "height", "channels", "resize"}))
@@ -82,7 +84,7 @@ def training_flags(parser: argparse.ArgumentParser, with_model: bool = True) -> 
 def synth_config(args: argparse.Namespace) -> SynthConfig:
     from ctcocr.data.synth import SynthConfig
 
-    (low, high), (width, height) = args.length, args.size
+    (low, high), (width, height) = args.length, args.size or DEFAULT_SIZE
     return SynthConfig(
         width=width,
         height=height,

@@ -34,6 +34,9 @@ RESUME_STATE = "last.pt"
 METRICS = "metrics.jsonl"
 CURVES = "training.png"
 WEIGHTS_SHA256 = "weights_sha256"  # config.json's record of model.safetensors
+# While new weights replace the old: their digest, so that a kill between the two files'
+# renames leaves a folder that loads (either digest matches), not one refused as damaged.
+NEXT_WEIGHTS_SHA256 = "weights_sha256_next"
 # Files only a training writes: a folder holding one of them but no config.json is a run
 # that lost its config (or never finished starting), not a folder of images.
 RUN_FILES = (WEIGHTS, RESUME_STATE, METRICS)
@@ -201,11 +204,17 @@ def write_spec(run_dir: Path, spec: RunSpec) -> None:
     write_json(run_dir / CONFIG, data)
 
 
-def record_weights_sha256(run_dir: Path, digest: str) -> None:
-    """After new weights are saved: store their SHA-256 in config.json, if it is written yet."""
+def record_weights_sha256(run_dir: Path, digest: str, coming: bool = False) -> None:
+    """Store the SHA-256 of the weights in config.json, if it is written yet: with `coming`,
+    as the digest of weights about to replace the current ones (both then load), else as the
+    digest of the weights now in place."""
     path = run_dir / CONFIG
-    if path.is_file():
-        write_json(path, {**json.loads(path.read_text(encoding="utf-8")), WEIGHTS_SHA256: digest})
+    if not path.is_file():
+        return
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.pop(NEXT_WEIGHTS_SHA256, None)
+    data.update({NEXT_WEIGHTS_SHA256: digest} if coming else {WEIGHTS_SHA256: digest})
+    write_json(path, data)
 
 
 def check_weights_sha256(run_dir: Path, weights: bytes) -> None:
@@ -214,7 +223,8 @@ def check_weights_sha256(run_dir: Path, weights: bytes) -> None:
     Runs from before the record (no field) load unchecked."""
     data = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
     expected = data.get(WEIGHTS_SHA256) if isinstance(data, dict) else None
-    if expected is not None and hashlib.sha256(weights).hexdigest() != expected:
+    coming = data.get(NEXT_WEIGHTS_SHA256) if isinstance(data, dict) else None
+    if expected is not None and hashlib.sha256(weights).hexdigest() not in (expected, coming):
         raise ModelFileError(
             f"{run_dir / WEIGHTS}: weights do not match {CONFIG}'s sha256: the file is "
             "damaged; retrain or restore it"

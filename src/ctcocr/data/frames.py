@@ -69,13 +69,12 @@ def animation_frames(image: Image.Image, label: str = "an animated image") -> It
 
 
 def check_frames(image: Image.Image, label: str) -> None:
-    """Decode every frame of an animation, so that a damaged one fails when the file is opened,
-    with its name, rather than later. Frames past MAX_FRAME_PIXELS are not decoded here."""
-    try:
-        for _ in animation_frames(image, label):
-            pass
-    except ImageTooLargeError:
-        return  # only `--frames merge` needs them all, and refuses them then
+    """Decode every frame of an animation, so that a damaged one, or frames past the pixel
+    limit, fail when the file is opened, with its name: not later, in a batch or a loader
+    worker, where one file would stop the others (whatever --frames says: a text-line
+    animation never holds that many pixels)."""
+    for _ in animation_frames(image, label):
+        pass
 
 
 def merge_frames(

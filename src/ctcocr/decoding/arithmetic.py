@@ -47,7 +47,8 @@ def _tokens(text: str, expression: str) -> list[str]:
             break
         tokens.append(match.group())
         position = match.end()
-    if not expression or expression[position:].strip() or len(tokens) < 3:
+    # an even count ends in an operator ("1+2+"): numbers and operators must alternate
+    if not expression or expression[position:].strip() or len(tokens) < 3 or not len(tokens) % 2:
         raise ExpressionError(
             f"read {text!r}, which is not an arithmetic expression (whole numbers joined by "
             "+ - × ÷, e.g. '12+7=?'): check the image, or read it without --answer"

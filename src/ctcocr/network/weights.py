@@ -29,11 +29,15 @@ def build_network(spec: RunSpec) -> Network:
 
 
 def save_weights(run_dir: Path, network: torch.nn.Module) -> None:
-    """Write model.safetensors, then its SHA-256 into config.json (when that exists)."""
+    """Write model.safetensors and its SHA-256 into config.json (when that exists): the digest
+    first as the one coming, then the file, then the digest as current, so that a kill at any
+    point leaves weights that config.json accepts."""
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
     data = save(state)
+    digest = hashlib.sha256(data).hexdigest()
+    record_weights_sha256(run_dir, digest, coming=True)
     write_atomic(run_dir / WEIGHTS, lambda tmp: tmp.write_bytes(data))
-    record_weights_sha256(run_dir, hashlib.sha256(data).hexdigest())
+    record_weights_sha256(run_dir, digest)
 
 
 def load_network(run_dir: Path, spec: RunSpec | None = None) -> tuple[Network, RunSpec]:

@@ -78,6 +78,8 @@ def _start_from(args: argparse.Namespace, charset: Charset, say: Log) -> Path | 
         return None
     outside = sorted(set(charset.chars) - set(read_spec(general).charset.chars))
     shaped = sorted(given_fields(ModelConfig, args))
+    shaped += ["size"] if args.size is not None else []
+    shaped += ["channels"] if args.channels is not None else []
     if outside or shaped:
         if outside:
             why = f"its charset lacks {''.join(outside)!r}"
@@ -90,13 +92,17 @@ def _start_from(args: argparse.Namespace, charset: Charset, say: Log) -> Path | 
     return general
 
 
+def _input_given(args: argparse.Namespace) -> dict[str, int]:
+    """The input size, if --size was given (else PreprocessConfig's default, or --init's)."""
+    return {} if args.size is None else {"width": args.size[0], "height": args.size[1]}
+
+
 def _training_data(
     args: argparse.Namespace, synth: SynthConfig | None, config: TrainConfig, say: Log
 ) -> Prepared:
     """What the flags point at, checked -> (data, spec, summary)."""
     model = from_args(ModelConfig, args)
-    width, height = args.size
-    preprocess = from_args(PreprocessConfig, args, width=width, height=height)
+    preprocess = from_args(PreprocessConfig, args, **_input_given(args))
     given = args.time_steps is not None
     if synth is not None:
         if args.data is not None:
@@ -136,7 +142,10 @@ def _file_data(
         from ctcocr.training.finetune import initial_spec
 
         start = initial_spec(
-            init, RunSpec(charset, preprocess, model), given_fields(ModelConfig, args)
+            init,
+            RunSpec(charset, preprocess, model),
+            given_fields(ModelConfig, args),
+            {**given_fields(PreprocessConfig, args), **_input_given(args)},
         )
         preprocess, model = start.preprocess, start.model
     spec = prepare.file_spec(train, val, charset, preprocess, model, given)

@@ -47,14 +47,19 @@ def blank_share(data: TrainingData, time_steps: int) -> float:
     return (time_steps - mean_length) / time_steps
 
 
-def initial_spec(init: Path, spec: RunSpec, model_given: dict[str, Any]) -> RunSpec:
-    """The new run's spec: the init run's model and preprocessing, except what was given.
+def initial_spec(
+    init: Path, spec: RunSpec, model_given: dict[str, Any], preprocess_given: dict[str, Any]
+) -> RunSpec:
+    """The new run's spec: the init run's model and preprocessing, except the fields whose
+    flags were given (an input size or channel count the weights do not fit is refused when
+    they load, naming the flags).
 
     The init run's weights are checked here too, so that a damaged file stops the training
     before its data loaders start, not after."""
     old = read_spec(init)
     read_initial_weights(init)
-    return replace(spec, preprocess=old.preprocess, model=replace(old.model, **model_given))
+    preprocess = replace(old.preprocess, **preprocess_given)
+    return replace(spec, preprocess=preprocess, model=replace(old.model, **model_given))
 
 
 def load_initial_weights(network: torch.nn.Module, init: Path, spec: RunSpec) -> str:
