@@ -324,3 +324,20 @@ def test_a_run_begun_before_these_fields_resumes_and_a_changed_filter_is_refused
     resumed = cli("train", tiny_dataset, "--out", out, *more)
     assert resumed.code == 0, resumed.err
     assert len((out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("style", "flags", "needle"),
+    [
+        ("gif", (), "--frames merge"),
+        ("keep-color", (), "--keep-color red"),
+        ("keep-color", ("--keep-color", "blue"), "--keep-color red"),
+    ],
+)
+def test_task_styles_need_their_preprocessing(cli, tmp_path, style, flags, needle):
+    result = cli(
+        "train", "--synthetic", "--style", style, *flags, "--out", tmp_path / "run",
+        "--epochs", "1", "--epoch-size", "16", "--val-size", "8", "--workers", "0",
+    )  # fmt: skip
+    assert result.code != 0 and needle in result.err, result.err
+    assert not (tmp_path / "run" / "config.json").exists()

@@ -707,3 +707,19 @@ def test_run_files_get_the_usual_permissions(tiny_run, tmp_path):
 
     write_atomic(tmp_path / "out.bin", private)
     assert (tmp_path / "out.bin").stat().st_mode & 0o777 == expected
+
+
+def test_resume_with_a_damaged_config_is_one_clear_line(cli, tiny_run, tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "last.pt").write_bytes((tiny_run / "model.safetensors").read_bytes()[:10])
+    (run / "config.json").write_text("{not json", encoding="utf-8")
+    result = cli("train", tiny_dataset, "--out", run, "--resume", *FAST)
+    assert_fails(result, "config.json", "not valid JSON")
+
+
+def test_audit_fixes_that_are_not_utf8_are_named(cli, tiny_dataset, tmp_path):
+    fixes = tmp_path / "fixes.csv"
+    fixes.write_bytes("path,label\nimages/000000.png,\u7696A\n".encode("gbk"))
+    result = cli("audit", "--apply", fixes, tiny_dataset, "--out", tmp_path / "new.csv")
+    assert_fails(result, "fixes.csv", "not UTF-8")

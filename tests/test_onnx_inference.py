@@ -172,3 +172,18 @@ def test_shipped_model_reads_fresh_default_captchas():
     predictions = Recognizer("captcha").predict_batch([image for image, _ in samples])
     correct = sum(p.text == label for p, (_, label) in zip(predictions, samples, strict=True))
     assert correct >= 30  # the shipped model reads about 94% (README); 0 and O are ambiguous
+
+
+def test_ctcocr_metadata_that_is_not_an_object_is_refused(tiny_onnx, tmp_path):
+    import onnx
+
+    from ctcocr.runtime.onnx_backend import SPEC_KEY
+
+    model = onnx.load(str(tiny_onnx))
+    for entry in model.metadata_props:
+        if entry.key == SPEC_KEY:
+            entry.value = "[1, 2]"
+    odd = tmp_path / "odd.onnx"
+    onnx.save(model, str(odd))
+    with pytest.raises(ModelFileError, match="damaged ctcocr metadata"):
+        Recognizer(odd)

@@ -19,16 +19,7 @@ from ctcocr.data.packing import open_shards, read_shard
 from ctcocr.training.distributed import Context
 from ctcocr.training.shards import ShardStream
 
-FAST = (
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--workers",
-    "0",
-    "--min-epoch-images",
-    "0",
-)
+FAST = ("--epochs", "1", "--batch-size", "8", "--workers", "0")  # shards never repeat files
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 
 
@@ -145,3 +136,9 @@ def test_one_shard_without_val_says_what_to_do(tiny_dataset, tmp_path, cli):
     assert result.code == 2 and "--val" in result.err and "--shard-size" in result.err
     with pytest.raises(DataError, match="already holds packed shards"):
         pack(tiny_dataset, tmp_path / "one")
+
+
+def test_flags_for_image_files_are_refused_on_shards(packed, tmp_path, cli):
+    result = cli("train", packed, "--out", tmp_path / "run", "--repeat-rare", "0.1", *FAST)
+    assert result.code != 0 and "--repeat-rare apply to image files only" in result.err
+    assert not (tmp_path / "run" / "config.json").exists()

@@ -58,6 +58,15 @@ def read_fixes(fixes: Path) -> list[tuple[int, str, str]]:
     path, an empty label."""
     if not fixes.is_file():
         raise DataError(f"{fixes}: no such file: give the CSV the audit page exported")
+    try:
+        return _fix_rows(fixes)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{fixes}: not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8"
+        ) from None
+
+
+def _fix_rows(fixes: Path) -> list[tuple[int, str, str]]:
     rows: list[tuple[int, str, str]] = []
     with fixes.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)

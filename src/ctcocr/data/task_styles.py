@@ -22,6 +22,8 @@ import numpy as np
 from PIL import Image
 
 from ctcocr.core.colours import colour_distance, parse_colour
+from ctcocr.core.config import PreprocessConfig
+from ctcocr.core.errors import ConfigError
 from ctcocr.data.draw import Colour, background, colour, draw_curve, draw_dots, luminance
 from ctcocr.data.fonts import Font, font_size_for, open_font
 from ctcocr.data.glyphs import GlyphSpec, glyph_tile
@@ -257,3 +259,21 @@ def _decoy_alphabet(text: str, charset: str) -> str:
     allowed += string.ascii_lowercase if any(c.islower() for c in text) else ""
     allowed += string.ascii_uppercase if any(c.isupper() for c in text) else ""
     return "".join(c for c in charset if c in allowed) or charset
+
+
+def check_task_input(style: Style, preprocess: PreprocessConfig) -> None:
+    """A task style's labels hold only what its preprocessing shows: training on it without
+    that preprocessing teaches the model labels its input does not show (2.2% measured, see
+    docs/guide.md). ConfigError naming the flag to add."""
+    if isinstance(style, AnimatedGif) and preprocess.frames != "merge":
+        raise ConfigError(
+            f"--style {style.name} shows each character in some frames only: train with "
+            "--frames merge (the first frame alone does not show the label)"
+        )
+    wanted = parse_colour(style.target) if isinstance(style, KeepColour) else None
+    given = parse_colour(preprocess.keep_color) if preprocess.keep_color else None
+    if isinstance(style, KeepColour) and preprocess.channels != 3 and given != wanted:
+        raise ConfigError(
+            f"--style {style.name} labels the {style.target} characters only: train with "
+            f"--keep-color {style.target} (or --channels 3, so that the model sees colour)"
+        )

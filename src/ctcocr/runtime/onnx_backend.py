@@ -72,4 +72,6 @@ def spec_from_metadata(metadata: dict[str, str], where: str) -> RunSpec:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{where}: damaged ctcocr metadata ({exc}): export it again") from exc
+    if not isinstance(data, dict):
+        raise ModelFileError(f"{where}: damaged ctcocr metadata (not an object): export it again")
     return RunSpec.from_json(data, where)

@@ -23,7 +23,9 @@ from ctcocr.core.run_folder import (
 )
 from ctcocr.data.packing import is_packed
 from ctcocr.data.samples import compile_label_pattern
+from ctcocr.data.styles import style_named
 from ctcocr.data.synth import SynthConfig
+from ctcocr.data.task_styles import check_task_input
 from ctcocr.runtime.shipped import init_run, shipped_run
 from ctcocr.training import prepare
 from ctcocr.training.distributed import context_from_env
@@ -92,6 +94,23 @@ def _start_from(args: argparse.Namespace, charset: Charset, say: Log) -> Path | 
     return general
 
 
+# Flags that act on a list of image files, and that streamed shards cannot honour.
+FILES_ONLY = ("augment", "augment_strength", "repeat_rare", "min_epoch_images", "ignore_case")
+
+
+def _refuse_for_shards(args: argparse.Namespace) -> None:
+    """Packed shards stream their images as packed: a flag for image files is an error, not a
+    flag dropped in silence."""
+    given = [name for name in FILES_ONLY if getattr(args, name, None) is not None]
+    given += ["init"] if _init(args) is not None else []
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ConfigError(
+            f"{args.data} holds packed shards: {flags} apply to image files only: drop "
+            f"{'it' if len(given) == 1 else 'them'}, or train on the image files"
+        )
+
+
 def _input_given(args: argparse.Namespace) -> dict[str, int]:
     """The input size, if --size was given (else PreprocessConfig's default, or --init's)."""
     return {} if args.size is None else {"width": args.size[0], "height": args.size[1]}
@@ -110,6 +129,7 @@ def _training_data(
         if _init(args) is not None:
             raise DataError("--init fine-tunes on image files: give DATA, not --synthetic")
         prepare.augmentation_for(config, synthetic=True)  # refuses --augment
+        check_task_input(style_named(synth.style), preprocess)  # gif, keep-color need flags
         data, spec = prepare.synthetic_data(synth, preprocess, model, config, given)
         summary = {"source": "synthetic", "synth": synth.__dict__}
         return data, spec, {**summary, "fingerprint": {"synth": synth.__dict__}}
@@ -117,6 +137,7 @@ def _training_data(
         raise DataError("no training data: give a dataset path, or --synthetic")
     compile_label_pattern(args.label_pattern)  # a bad pattern fails now, whatever the data
     if is_packed(args.data):
+        _refuse_for_shards(args)
         return prepare.shard_data(
             args.data, args.val, config, args.charset, preprocess, model, given,
             args.label_pattern, say,
@@ -181,7 +202,14 @@ def _check_same_run(out: Path, spec: RunSpec, resume: bool) -> None:
             f"{out} holds {RESUME_STATE} but no {CONFIG}, so what it was trained with is "
             f"unknown: restore {CONFIG}, or train into a new --out"
         )
-    stored = json.loads((out / CONFIG).read_text(encoding="utf-8"))
+    try:
+        stored = json.loads((out / CONFIG).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(
+            f"{out / CONFIG}: not valid JSON ({exc}): restore it, or train into a new --out"
+        ) from None
+    if not isinstance(stored, dict):
+        raise ModelFileError(f"{out / CONFIG}: not a ctcocr config: train into a new --out")
     if isinstance(stored.get("preprocess"), dict):  # fields added since it began: defaults
         stored["preprocess"] = {**asdict(PreprocessConfig()), **stored["preprocess"]}
     new = json.loads(json.dumps(spec.to_json()))  # tuples -> lists, as stored
