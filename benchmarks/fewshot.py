@@ -8,8 +8,8 @@ training from scratch, scored on the set's whole test split.
 Each run trains on the first N rows of a seeded shuffle of the set's train.csv with ctcocr's
 defaults for the data it is given (so its validation is held out of the N, as a user's would
 be: the set's val.csv is not used), `--max-minutes` at most, then `ctcocr evaluate` reads the
-whole test.csv. "general" runs add `--init general` (the shipped general model); "scratch"
-runs add `--no-init`... (see `--scratch-flags`). Prints a table and draws the learning curves.
+whole test.csv. "general" runs add `--init general` (the shipped general model, or --init),
+"scratch" runs `--no-init` (--scratch-flags). Prints a table and draws the learning curves.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--sizes", default=SIZES)
     parser.add_argument("--minutes", type=float, default=5.0, help="training cap per run")
     parser.add_argument("--init", default="general", help="what 'general' runs start from")
-    parser.add_argument("--scratch-flags", default="--no-init", help="flags of 'scratch' runs")
+    parser.add_argument("--scratch-flags", default="--no-init", help="flags of the scratch runs")
     parser.add_argument("--extra", default="", help="more train flags for every run")
     parser.add_argument("--seed", type=int, default=0, help="which N images are drawn")
     parser.add_argument("--out", type=Path, default=HERE / "runs" / "fewshot")

@@ -5,10 +5,11 @@
     python benchmarks/real.py --learning-curve             # captcha_images_v2: 100..all images
     python benchmarks/real.py --learning-curve --pretrained runs/synthetic-lower
 
-Each set in DATASETS (default ../shared/datasets) has train.csv, val.csv and test.csv. The model
-trains on train.csv, keeps its best epoch on val.csv, and is scored once on test.csv. Every set
-gets the same flags (`--extra` adds to all of them). ddddocr reads the same test images; it
-answers in lower case, so its column compares case-insensitively (ours is case-exact).
+Each set in DATASETS (default ../shared/datasets) has train.csv, val.csv and test.csv. The
+model trains from scratch (`--no-init`, unless --extra names `--init`) on train.csv, keeps its
+best epoch on val.csv, and is scored once on test.csv. Every set gets the same flags (`--extra`
+adds to all of them). ddddocr reads the same test images; it answers in lower case, so its
+column compares case-insensitively (ours is case-exact).
 
 The learning curve trains on the first 100, 200, 400 and all images of a seeded shuffle of
 captcha_images_v2's train.csv, from scratch and fine-tuned (`--init`) from a synthetic
@@ -51,6 +52,8 @@ def train_and_test(
         shutil.rmtree(run)
     flags = ["--val", str(root / "val.csv")] if val else []
     flags += ["--max-minutes", str(minutes), "--out", str(run)]
+    if not {"--init", "--no-init"} & set(extra):  # from scratch, as these figures always were
+        flags.append("--no-init")
     ctcocr("train", str(train), *flags, *extra, capture=False)
     result = json.loads(ctcocr("evaluate", str(run), str(root / "test.csv"), "--json"))
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
