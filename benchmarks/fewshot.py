@@ -26,10 +26,11 @@ SIZES = "25,50,100,200"
 def run_set(args: argparse.Namespace, name: str) -> dict[str, dict[int, float]]:
     root = args.datasets / name
     folder = args.out / name
-    results: dict[str, dict[int, float]] = {"general": {}, "scratch": {}}
+    starts = {"general": ["--init", args.init], "scratch": args.scratch_flags.split()}
+    starts = {kind: flags for kind, flags in starts.items() if kind in args.starts.split(",")}
+    results: dict[str, dict[int, float]] = {kind: {} for kind in starts}
     for size in (int(s) for s in args.sizes.split(",")):
         train = subset(root / "train.csv", str(size), args.seed, folder / f"train-{size}.csv")
-        starts = {"general": ["--init", args.init], "scratch": args.scratch_flags.split()}
         for kind, flags in starts.items():
             scores = train_and_test(
                 folder / f"{kind}-{size}", train, root, args.minutes, [*flags, *args.extra.split()],
@@ -50,6 +51,8 @@ def draw(all_results: dict[str, dict[str, dict[int, float]]], out: Path) -> None
     axes = axes if len(all_results) > 1 else [axes]
     for axis, (name, results) in zip(axes, all_results.items(), strict=True):
         for kind, marker in (("general", "s"), ("scratch", "o")):
+            if kind not in results:
+                continue
             sizes = sorted(results[kind])
             axis.plot(sizes, [100 * results[kind][s] for s in sizes], marker=marker, label=kind)
         axis.set(title=name, xlabel="labelled images", ylabel="test sequence accuracy (%)")
@@ -72,6 +75,7 @@ def main() -> None:
     parser.add_argument("--scratch-flags", default="--no-init", help="flags of the scratch runs")
     parser.add_argument("--extra", default="", help="more train flags for every run")
     parser.add_argument("--seed", type=int, default=0, help="which N images are drawn")
+    parser.add_argument("--starts", default="general,scratch", help="which runs: general,scratch")
     parser.add_argument("--out", type=Path, default=HERE / "runs" / "fewshot")
     args = parser.parse_args()
     all_results = {name: run_set(args, name) for name in args.sets.split(",")}
@@ -79,9 +83,10 @@ def main() -> None:
     print("| set | N | from the general model | from scratch |")
     print("|---|---|---|---|")
     for name, results in all_results.items():
-        for size in sorted(results["general"]):
-            general, scratch = results["general"][size], results["scratch"][size]
-            print(f"| {name} | {size} | {general:.2%} | {scratch:.2%} |")
+        for size in sorted({s for runs in results.values() for s in runs}):
+            cells = [results.get(kind, {}).get(size) for kind in ("general", "scratch")]
+            shown = [f"{c:.2%}" if c is not None else "not run" for c in cells]
+            print(f"| {name} | {size} | {shown[0]} | {shown[1]} |")
     args.out.mkdir(parents=True, exist_ok=True)
     draw(all_results, args.out / "fewshot.png")
     print(f"\nplot: {args.out / 'fewshot.png'}")

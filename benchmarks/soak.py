@@ -219,13 +219,13 @@ def report(kinds: list[Kind], tally: Tally, elapsed: float, memory: tuple[int, i
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path, nargs="?", help=".onnx to serve (default: shipped)")
+    parser.add_argument("model", nargs="?", help=".onnx or shipped name (default: general)")
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--warmup", type=int, default=1_000, help="requests before 'before'")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     args = parser.parse_args()
-    model = args.model or Recognizer().path
+    model = Recognizer(args.model).path  # a path, a shipped name, or None: the default
     kinds = mix()
     slots = schedule(kinds)
     with tempfile.TemporaryDirectory(prefix="ctcocr-soak-") as folder:

@@ -21,7 +21,7 @@ SHIPPED = {
     "general": "many CAPTCHA styles, digits + a-z + A-Z + arithmetic signs (the default)",
     "captcha": "the captcha package's default style only, digits + A-Z",
 }
-DEFAULT = "captcha"  # until models/general.onnx ships
+DEFAULT = "general"
 
 
 def shipped_path(name: str) -> Path:
