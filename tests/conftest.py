@@ -29,11 +29,14 @@ FAST = (
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 
 
-@pytest.fixture(autouse=True)
-def no_automatic_init(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="session", autouse=True)
+def no_automatic_init() -> Iterator[None]:
     """Tests train the network they ask for: plain `ctcocr train DATA` would otherwise start
-    from the shipped general model (tests/test_shipped.py tests that default on its own)."""
-    monkeypatch.setattr("ctcocr.training.command.AUTO_INIT", False)
+    from the shipped general model (tests/test_shipped.py tests that default on its own).
+    Session-wide, so that the session's fixtures (tiny_run) are trained under it too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("ctcocr.training.command.AUTO_INIT", False)
+        yield
 
 
 class CliResult(NamedTuple):
@@ -82,7 +85,10 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_run(
-    tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path, one_torch_thread: None
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_dataset: Path,
+    one_torch_thread: None,
+    no_automatic_init: None,
 ) -> Path:
     """A run folder trained for one epoch on `tiny_dataset` (default crnn). Do not modify."""
     run = tmp_path_factory.mktemp("runs") / "tiny"

@@ -68,7 +68,7 @@ def test_requests_with_other_decoding_options_are_decoded_their_own_way(
 ) -> None:
     png = png_samples(1, seed=33)[0]
     beam = DecodeOptions(beam=5)
-    impossible = DecodeOptions(allowed="ab")  # not in the model's charset
+    impossible = DecodeOptions(allowed="ΩΣ")  # not in the model's charset
     batcher = Batcher(reader)
     greedy, searched, refused = read_all(
         batcher, [([png], DecodeOptions()), ([png], beam), ([png], impossible)]
