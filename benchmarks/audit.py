@@ -105,12 +105,12 @@ def planted_manifest(dataset: Path, out: Path, limit: int | None, seed: int) -> 
 
 
 def ddddocr_reader():  # -> a function: image path -> text
-    try:
-        import ddddocr
-    except ImportError:
+    from peers import ddddocr_reader as ddddocr_bytes
+
+    read = ddddocr_bytes()
+    if read is None:
         sys.exit("the judge is ddddocr: pip install -e '.[bench]'")
-    reader = ddddocr.DdddOcr(show_ad=False)
-    return lambda path: reader.classification(Path(path).read_bytes())
+    return lambda path: read(Path(path).read_bytes())
 
 
 def judge(rows: list[dict[str, str]], root: Path, read) -> list[str]:

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import peers
+
 from ctcocr import Recognizer
 from ctcocr.data.synth import SynthConfig, png_samples
 
@@ -40,12 +42,9 @@ def ctcocr_reader(model: Path, threads: int = 0) -> Reader:
 
 
 def ddddocr_reader() -> Reader | None:
-    try:
-        import ddddocr
-    except ImportError:
-        return None
-    ocr = ddddocr.DdddOcr(show_ad=False)
-    return ocr.classification, None
+    """ddddocr's one call per image (it has no batch call); None if not installed."""
+    read = peers.ddddocr_reader()
+    return None if read is None else (read, None)
 
 
 def readers(run: Path | None, folder: Path) -> tuple[dict[str, Reader], list[str]]:

@@ -72,16 +72,16 @@ def train_and_test(
 
 def ddddocr_scores(root: Path) -> dict[str, float] | None:
     """ddddocr zero-shot on root/test.csv, compared in lower case; None if not installed."""
-    try:
-        import ddddocr
-    except ImportError:
-        return None
+    from peers import ddddocr_reader
+
     from ctcocr.data.samples import read_samples
     from ctcocr.evaluation.scores import score
 
-    reader = ddddocr.DdddOcr(show_ad=False)
+    reader = ddddocr_reader()
+    if reader is None:
+        return None
     samples = read_samples(root / "test.csv")
-    texts = [reader.classification(s.path.read_bytes()).lower() for s in samples]
+    texts = [reader(s.path.read_bytes()).lower() for s in samples]
     scores = score([s.label.lower() for s in samples], texts)
     return {"sequence_accuracy": scores.sequence_accuracy, "count": scores.count}
 

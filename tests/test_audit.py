@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import FAST, SMALL_MODEL
 
 from ctcocr.cli.main import main
 from ctcocr.core.charset import Charset
@@ -22,17 +23,6 @@ from ctcocr.evaluation.audit_html import SCRIPT
 from ctcocr.evaluation.audit_scores import CSV_COLUMNS, rank_rows, score_images
 from ctcocr.training.audit import assign_folds
 
-FAST = (
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--workers",
-    "0",
-    "--min-epoch-images",
-    "0",
-)
-SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 WRONG = {3: "ZZZZ", 10: "QQQQQ", 20: "7777"}  # row -> a label its image does not show
 
 

@@ -12,21 +12,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import FAST, SMALL_MODEL
 
 from ctcocr import Recognizer
 from ctcocr.core.errors import ImageError, ModelFileError
-
-FAST = (
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--workers",
-    "0",
-    "--min-epoch-images",
-    "0",
-)
-SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 
 
 def assert_fails(result, *needles: str) -> None:

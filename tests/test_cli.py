@@ -17,22 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FAST, SMALL_MODEL
 from PIL import Image
 
 from ctcocr import Prediction, Recognizer
 from ctcocr.core.version import __version__
 
-FAST = (
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--workers",
-    "0",
-    "--min-epoch-images",
-    "0",
-)
-SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 RUN_FILES = ("config.json", "model.safetensors", "metrics.jsonl", "training.png")
 
 
@@ -270,17 +260,7 @@ def test_resume_continues_a_run(cli, tiny_dataset, tmp_path):
     out = tmp_path / "run"
     first = cli("train", tiny_dataset, "--out", out, *FAST, *SMALL_MODEL)
     assert first.code == 0, first.err
-    args = (
-        "--epochs",
-        "2",
-        "--batch-size",
-        "8",
-        "--workers",
-        "0",
-        "--min-epoch-images",
-        "0",
-        *SMALL_MODEL,
-    )
+    args = ("--epochs", "2", *FAST[2:], *SMALL_MODEL)  # FAST with two epochs
     second = cli("train", tiny_dataset, "--out", out, *args, "--resume")
     assert second.code == 0, second.err
     assert "resuming" in second.out
@@ -291,18 +271,7 @@ def test_resume_continues_a_run(cli, tiny_dataset, tmp_path):
 def test_resume_with_other_flags_is_refused(cli, tiny_dataset, tmp_path):
     out = tmp_path / "run"
     assert cli("train", tiny_dataset, "--out", out, *FAST, *SMALL_MODEL).code == 0
-    other = (
-        "--epochs",
-        "2",
-        "--batch-size",
-        "8",
-        "--workers",
-        "0",
-        "--min-epoch-images",
-        "0",
-        "--model",
-        "cnn",
-    )
+    other = ("--epochs", "2", *FAST[2:], "--model", "cnn")
     result = cli("train", tiny_dataset, "--out", out, *other, *SMALL_MODEL, "--resume")
     assert result.code == 2
     assert "model" in result.err and "new --out" in result.err

@@ -6,19 +6,9 @@ import csv
 import json
 import sys
 
+from conftest import FAST, SMALL_MODEL
 from PIL import Image
 
-FAST = (
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--workers",
-    "0",
-    "--min-epoch-images",
-    "0",
-)
-SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 ROW_KEYS = {
     "model", "sequence_accuracy", "character_accuracy", "parameters", "file_bytes",
     "train_images_per_s", "latency_ms", "minutes", "epochs",

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from conftest import FAST, SMALL_MODEL
 from safetensors.numpy import load_file, save_file
 
 from ctcocr.cli.main import main
@@ -15,18 +16,6 @@ from ctcocr.core.run_folder import file_sha256, read_spec, record_weights_sha256
 from ctcocr.data.images import preprocess_batch
 from ctcocr.runtime.onnx_backend import OnnxBackend
 from ctcocr.runtime.recognizer import Recognizer
-
-FAST = (
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--workers",
-    "0",
-    "--min-epoch-images",
-    "0",
-)
-SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 
 
 def _images(dataset: Path) -> list[Path]:

@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import FAST, SMALL_MODEL
 from PIL import Image
+from test_bad_input import assert_fails, read_labels
 
 from ctcocr import Recognizer
 from ctcocr.core.config import TrainConfig
@@ -30,32 +32,7 @@ from ctcocr.data.samples import read_samples
 from ctcocr.decoding.prediction import Prediction
 from ctcocr.training.outputs import plan_line
 
-FAST = (
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--workers",
-    "0",
-    "--min-epoch-images",
-    "0",
-)
-SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
 CHARSET = ("--charset", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def assert_fails(result, *needles: str) -> None:
-    """Exit status 2, no traceback, and every needle in the one message on stderr."""
-    assert result.code == 2, (result.out, result.err)
-    assert "Traceback" not in result.err
-    assert result.err.startswith("ctcocr "), result.err
-    for needle in needles:
-        assert needle in result.err, f"{needle!r} not in {result.err!r}"
-
-
-def read_labels(dataset: Path) -> list[tuple[str, str]]:
-    with (dataset / "labels.csv").open(newline="", encoding="utf-8") as handle:
-        return [(row["path"], row["label"]) for row in csv.DictReader(handle)]
 
 
 def labelled_set(

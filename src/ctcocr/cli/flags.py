@@ -14,8 +14,6 @@ from ctcocr.core.run_folder import CONFIG, incomplete_run
 from ctcocr.data.images import IMAGE_SUFFIXES
 from ctcocr.data.samples import image_files
 
-DEFAULT_SIZE = (128, 64)  # PreprocessConfig's default input, and the captcha style's size
-
 if TYPE_CHECKING:
     from ctcocr.data.synth import SynthConfig
     from ctcocr.decoding.decoder import DecodeOptions
@@ -32,7 +30,7 @@ def synth_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--size",
         type=parse_size,
-        default=None,  # (128, 64); None tells train that it was not given (see --init)
+        default=None,  # None: not given, so the configs' defaults (or --init's run) hold
         help="image size WxH of the captcha style (others draw 20-80 pixels high, 2:1-6:1); "
         "in train, also the model's input size (default: 128x64, or the --init run's)",
     )
@@ -84,10 +82,10 @@ def training_flags(parser: argparse.ArgumentParser, with_model: bool = True) -> 
 def synth_config(args: argparse.Namespace) -> SynthConfig:
     from ctcocr.data.synth import SynthConfig
 
-    (low, high), (width, height) = args.length, args.size or DEFAULT_SIZE
+    low, high = args.length
+    size = {} if args.size is None else {"width": args.size[0], "height": args.size[1]}
     return SynthConfig(
-        width=width,
-        height=height,
+        **size,  # not given: SynthConfig's own default
         min_length=low,
         max_length=high,
         charset=args.charset or "",
