@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -44,14 +45,16 @@ def ctcocr(*args: str, capture: bool = True) -> str:
 
 
 def train_and_test(
-    run: Path, train: Path, root: Path, minutes: float, extra: list[str], val: bool = True
+    run: Path, train: Path, root: Path, minutes: float | None, extra: list[str], val: bool = True
 ) -> dict[str, float]:
-    """Train into `run` (fresh), then score on root/test.csv. `val`: select the best epoch on
-    root/val.csv (else on the share training holds out of `train`)."""
+    """Train into `run` (fresh) for `minutes` (None: training's default plan), then score on
+    root/test.csv. `val`: select the best epoch on root/val.csv (else on the share training
+    holds out of `train`)."""
     if run.exists():
         shutil.rmtree(run)
     flags = ["--val", str(root / "val.csv")] if val else []
-    flags += ["--max-minutes", str(minutes), "--out", str(run)]
+    flags += ["--max-minutes", str(minutes)] if minutes is not None else []
+    flags += ["--out", str(run)]
     if not {"--init", "--no-init"} & set(extra):  # from scratch, as these figures always were
         flags.append("--no-init")
     ctcocr("train", str(train), *flags, *extra, capture=False)
@@ -115,10 +118,12 @@ def subset(train_csv: Path, size: str, seed: int, out: Path) -> Path:
     random.Random(seed).shuffle(rows)
     rows = rows if size == "all" else rows[: int(size)]
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as handle:
+    temporary = out.with_suffix(f".{os.getpid()}.tmp")  # two commands may write it at once
+    with temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["path", "label"])
         writer.writerows(rows)
+    temporary.replace(out)
     return out
 
 

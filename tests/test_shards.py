@@ -142,3 +142,8 @@ def test_flags_for_image_files_are_refused_on_shards(packed, tmp_path, cli):
     result = cli("train", packed, "--out", tmp_path / "run", "--repeat-rare", "0.1", *FAST)
     assert result.code != 0 and "--repeat-rare apply to image files only" in result.err
     assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_rehearsal_is_refused_on_shards(packed, tmp_path, cli):
+    result = cli("train", packed, "--out", tmp_path / "run", "--rehearse", "0.5", *FAST)
+    assert result.code != 0 and "--rehearse apply to image files only" in result.err

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import string
 from pathlib import Path
 
 import pytest
 
 from ctcocr.core.errors import ModelFileError
+from ctcocr.core.run_folder import read_spec
 from ctcocr.runtime import shipped
 
 
@@ -116,3 +118,23 @@ def test_init_keeps_the_preprocessing_flags_given(cli, tiny_run, tiny_dataset, t
         "--size", "128x32", *fast,
     )  # fmt: skip
     assert other.code != 0 and "differs" in other.err and "--init" in other.err
+
+
+def test_fine_tuning_keeps_the_letters_the_labels_never_showed(models, cli, tmp_path):
+    from ctcocr.data.synth import SynthConfig, write_dataset
+
+    few = write_dataset(tmp_path / "few", 12, SynthConfig(charset="ABC123", min_length=3), seed=3)
+    fast = ("--epochs", "1", "--batch-size", "8", "--workers", "0", "--min-epoch-images", "0")
+    result = cli("train", few, "--init", "general", "--out", tmp_path / "kin", *fast)
+    assert result.code == 0, result.err
+    assert "more of their kinds that the starting model reads" in result.out
+    kept = read_spec(tmp_path / "kin").charset.chars
+    starting = read_spec(models / "general").charset.chars  # the tests' stand-in: tiny_run's
+    kin = {c for c in starting if c in string.digits + string.ascii_uppercase}
+    assert set(kept) == set("ABC123") | kin and len(kept) > 6
+    exact = cli(
+        "train", few, "--init", "general", "--charset", "ABC123", "--out", tmp_path / "exact",
+        *fast,
+    )  # fmt: skip
+    assert exact.code == 0 and "their kinds" not in exact.out
+    assert read_spec(tmp_path / "exact").charset.chars == "ABC123"

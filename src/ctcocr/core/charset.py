@@ -21,6 +21,21 @@ DEFAULT_CHARSET = string.digits + string.ascii_uppercase
 # What `--style mix` draws: digits, both cases and the signs of arithmetic CAPTCHAs.
 ARITHMETIC_SIGNS = "+-×=?"
 GENERAL_CHARSET = string.digits + string.ascii_lowercase + string.ascii_uppercase + ARITHMETIC_SIGNS
+# Kinds of character: a text that shows one of a kind may show any of it.
+CHARACTER_KINDS = {
+    "digits": string.digits,
+    "lower case": string.ascii_lowercase,
+    "upper case": string.ascii_uppercase,
+    "arithmetic signs": ARITHMETIC_SIGNS,
+}
+
+
+def same_kinds(chars: str, known: str) -> str:
+    """The characters of `known` whose kind (CHARACTER_KINDS) some character of `chars` has,
+    and that `chars` lacks: a lower-case sample of a lower-case alphabet lacks the letters its
+    few labels never showed."""
+    kinds = [kind for kind in CHARACTER_KINDS.values() if set(kind) & set(chars)]
+    return "".join(c for c in known if c not in chars and any(c in kind for kind in kinds))
 
 
 @dataclass(frozen=True)

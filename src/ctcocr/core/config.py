@@ -19,6 +19,10 @@ DEFAULT_MIN_STEPS = 3000
 # Fine-tuning (--init) starts from weights that already read: fewer steps are needed, and on
 # a few dozen images more steps only overfit (benchmarks/fewshot.py).
 DEFAULT_FINETUNE_STEPS = 600
+# Fine-tuning on fewer than REHEARSE_BELOW images mixes this share of synthetic images into
+# each epoch (TrainConfig.rehearse; measured in docs/general-model.md).
+DEFAULT_REHEARSE = 0.5
+REHEARSE_BELOW = 1000
 # An RGB distance: with --keep-color red on white paper, (230, 20, 20) is full ink,
 # (200, 30, 30) almost, dark red (139, 0, 0) barely, orange (255, 165, 0) and black not at all.
 DEFAULT_COLOUR_TOLERANCE = 120.0
@@ -156,6 +160,15 @@ class TrainConfig:
     ignore_case: bool = field(
         default=False, metadata=_help("lower-case every label (for sets that disagree on case)")
     )
+    rehearse: float | None = field(
+        default=None,
+        metadata=_help(
+            "share of each epoch drawn synthetic (the mix style, in the data's characters and "
+            "lengths) beside the image files, so that a few dozen labels do not make a "
+            f"pretrained model forget what it read (default: {DEFAULT_REHEARSE} when "
+            f"fine-tuning on fewer than {REHEARSE_BELOW:,} images, else 0); 0: off"
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.epochs is not None and self.epochs < 1:
@@ -172,6 +185,8 @@ class TrainConfig:
             raise ConfigError(f"min_epoch_images={self.min_epoch_images}: use 0 (off) or more")
         if self.augment_strength < 0:
             raise ConfigError(f"augment_strength={self.augment_strength}: use 0 or more")
+        if self.rehearse is not None and not 0 <= self.rehearse < 1:
+            raise ConfigError(f"rehearse={self.rehearse}: use a share from 0 (off) to below 1")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"val_fraction={self.val_fraction}: use a share between 0 and 1")
 

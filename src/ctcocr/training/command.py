@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ctcocr.core.charset import Charset
+from ctcocr.core.charset import Charset, same_kinds
 from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
 from ctcocr.core.config_flags import from_args, given_fields
 from ctcocr.core.errors import ConfigError, DataError, ModelFileError
@@ -94,8 +94,30 @@ def _start_from(args: argparse.Namespace, charset: Charset, say: Log) -> Path | 
     return general
 
 
+def _with_same_kinds(charset: Charset, init: Path, say: Log) -> Charset:
+    """The data's characters plus those of the same kinds that the --init run reads: 25
+    labels of an upper-case alphabet need not show every letter, and a letter the labels
+    never showed should stay readable, not become impossible (its classifier row is kept)."""
+    added = same_kinds(charset.chars, read_spec(init).charset.chars)
+    if not added:
+        return charset
+    say(
+        f"charset: the data's {len(charset.chars)} characters and {len(added)} more of their "
+        f"kinds that the starting model reads ({added}), so that the labels need not show "
+        "every one; --charset sets it exactly"
+    )
+    return Charset("".join(sorted(charset.chars + added)))
+
+
 # Flags that act on a list of image files, and that streamed shards cannot honour.
-FILES_ONLY = ("augment", "augment_strength", "repeat_rare", "min_epoch_images", "ignore_case")
+FILES_ONLY = (
+    "augment",
+    "augment_strength",
+    "repeat_rare",
+    "min_epoch_images",
+    "ignore_case",
+    "rehearse",
+)
 
 
 def _refuse_for_shards(args: argparse.Namespace) -> None:
@@ -129,6 +151,11 @@ def _training_data(
         if _init(args) is not None:
             raise DataError("--init fine-tunes on image files: give DATA, not --synthetic")
         prepare.augmentation_for(config, synthetic=True)  # refuses --augment
+        if config.rehearse:
+            raise ConfigError(
+                f"--rehearse {config.rehearse:g} mixes synthetic CAPTCHAs into image files; "
+                "with --synthetic every image is synthetic already: drop --rehearse"
+            )
         check_task_input(style_named(synth.style), preprocess)  # gif, keep-color need flags
         data, spec = prepare.synthetic_data(synth, preprocess, model, config, given)
         summary = {"source": "synthetic", "synth": synth.__dict__}
@@ -162,6 +189,9 @@ def _file_data(
     if init is not None:
         from ctcocr.training.finetune import initial_spec
 
+        if args.charset is None:
+            charset = _with_same_kinds(charset, init, say)
+
         start = initial_spec(
             init,
             RunSpec(charset, preprocess, model),
@@ -171,8 +201,11 @@ def _file_data(
         preprocess, model = start.preprocess, start.model
     spec = prepare.file_spec(train, val, charset, preprocess, model, given)
     augmentation = prepare.augmentation_for(config, synthetic=False)
-    data = TrainingData(val=val, train=train, augmentation=augmentation)
+    rehearsal, share = prepare.rehearsal_for(config, spec, train, val, init is not None, say)
+    data = TrainingData(val, train, augmentation=augmentation, rehearsal=rehearsal, rehearse=share)
     summary: dict[str, Any] = {"source": str(args.data), "train": len(train), "val": len(val)}
+    if rehearsal is not None:
+        summary["rehearsal"] = {"share": share, "synth": asdict(rehearsal)}
     summary["fingerprint"] = {
         "train": prepare.file_fingerprint(train, args.data),
         "val": prepare.file_fingerprint(val, args.val or args.data),

@@ -140,6 +140,26 @@ def collate(
     return images, targets, lengths, labels
 
 
+class SyntheticItems(Dataset[Item]):
+    """`size` synthetic items of one epoch, drawn when asked for by index: a map-style set to
+    mix with image files (rehearsal, TrainConfig.rehearse). Epoch `e` draws its own indices."""
+
+    def __init__(
+        self, synth: SynthConfig, config: PreprocessConfig, seed: int, epoch: int, size: int
+    ) -> None:
+        self.synth, self.config, self.seed, self.epoch, self.size = synth, config, seed, epoch, size
+        self._drawer: CaptchaSynth | None = None  # made in the worker that draws
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> Item:
+        if self._drawer is None:
+            self._drawer = CaptchaSynth(self.synth, self.seed)
+        image, label = self._drawer.sample(self.epoch * self.size + index)
+        return torch.from_numpy(preprocess(image, self.config)), label
+
+
 class InMemory(Dataset[Item]):
     """Items already preprocessed, e.g. a synthetic validation set drawn once."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from ctcocr.core.config import TrainConfig
 from ctcocr.core.run_folder import RunSpec
@@ -18,7 +18,7 @@ from ctcocr.data.rare import repeat_rare
 from ctcocr.data.samples import Sample
 from ctcocr.data.synth import SynthConfig
 from ctcocr.training import distributed
-from ctcocr.training.datasets import ImageDataset, SyntheticStream, collate
+from ctcocr.training.datasets import ImageDataset, SyntheticItems, SyntheticStream, collate
 from ctcocr.training.distributed import Context
 from ctcocr.training.shards import ShardStream
 
@@ -40,6 +40,13 @@ class TrainingData:
     synth: SynthConfig | None = None
     shards: ShardSet | None = None
     augmentation: AugmentConfig | None = None  # for the training files only
+    rehearsal: SynthConfig | None = None  # synthetic images mixed with the files
+    rehearse: float = 0.0  # their share of each epoch
+
+
+def rehearsal_count(files: int, share: float) -> int:
+    """Synthetic images to add to `files` image files for them to be `share` of the epoch."""
+    return round(files * share / (1 - share)) if share > 0 else 0
 
 
 def make_loader(
@@ -50,10 +57,9 @@ def make_loader(
     workers: int,
     epoch: int = 0,
     ranks: Context = ONE_PROCESS,
-    augmentation: AugmentConfig | None = None,
 ) -> DataLoader:
-    if isinstance(dataset, list):
-        dataset = ImageDataset(dataset, spec.preprocess, augmentation, config.seed, epoch)
+    if isinstance(dataset, list):  # validation files: never augmented
+        dataset = ImageDataset(dataset, spec.preprocess, None, config.seed, epoch)
     split = distributed.sampler(dataset, ranks, shuffle, config.seed, epoch)  # None: one process
     shuffle_here = shuffle and split is None
     generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
@@ -90,17 +96,17 @@ def epoch_loader(
         )
         return make_loader(shards, spec, config, shuffle=False, workers=workers)
     assert data.train is not None
+    # --min-epoch-images: an epoch of 45 images spent more time starting its loader,
+    # validating and saving than training (1 s per one-step epoch on 2 cores)
+    samples = at_least(
+        repeat_rare(data.train, config.repeat_rare, config.seed, epoch), config.min_epoch_images
+    )
+    files = ImageDataset(samples, spec.preprocess, data.augmentation, config.seed, epoch)
+    dataset: Dataset = files
+    if data.rehearsal is not None and data.rehearse > 0:
+        count = rehearsal_count(len(files), data.rehearse)
+        synthetic = SyntheticItems(data.rehearsal, spec.preprocess, config.seed, epoch, count)
+        dataset = ConcatDataset([files, synthetic])
     return make_loader(
-        # --min-epoch-images: an epoch of 45 images spent more time starting its loader,
-        # validating and saving than training (1 s per one-step epoch on 2 cores)
-        at_least(
-            repeat_rare(data.train, config.repeat_rare, config.seed, epoch), config.min_epoch_images
-        ),
-        spec,
-        config,
-        shuffle=True,
-        workers=workers,
-        epoch=epoch,
-        ranks=ranks,
-        augmentation=data.augmentation,
+        dataset, spec, config, shuffle=True, workers=workers, epoch=epoch, ranks=ranks
     )

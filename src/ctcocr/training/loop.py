@@ -29,6 +29,7 @@ from ctcocr.training.loaders import (
     at_least,
     epoch_loader,
     make_loader,
+    rehearsal_count,
 )
 from ctcocr.training.outputs import (
     Log,
@@ -71,7 +72,8 @@ def fit(
     budget_s = minutes * 60 if minutes else math.inf
     images = _epoch_images(data, config)
     repeated = len(at_least(data.train, config.min_epoch_images)) if data.train else images
-    log(plan_line(images, config, steps, epochs, minutes, init is not None, repeated))
+    synthetic = rehearsal_count(repeated, data.rehearse) if data.rehearsal is not None else 0
+    log(plan_line(images, config, steps, epochs, minutes, init is not None, repeated, synthetic))
     progress, last_drawn = trainer.progress, time.monotonic()
     started = (progress.epoch, trainer.tick())  # this session's start, for estimates
     while (epochs is None or progress.epoch < epochs) and trainer.tick() < budget_s:

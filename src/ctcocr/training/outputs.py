@@ -120,6 +120,7 @@ def plan_line(
     minutes: float | None,
     fine_tuning: bool = False,
     repeated: int | None = None,
+    synthetic: int = 0,
 ) -> str:
     """What training is about to do, said before the first step."""
     budget = f"{duration(minutes * 60)} (--max-minutes)" if minutes else None
@@ -137,6 +138,7 @@ def plan_line(
     return (
         f"plan: {images:,} training images"
         + (f" (repeated to {repeated:,} per epoch)" if repeated and repeated > images else "")
+        + (f" + {synthetic:,} synthetic per epoch (--rehearse)" if synthetic else "")
         + f", batch {config.batch_size}, {steps:,} steps per "
         f"epoch; {length}; time estimate after the first epoch"
     )

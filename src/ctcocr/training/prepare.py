@@ -14,8 +14,14 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from ctcocr.core.charset import Charset
-from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
+from ctcocr.core.charset import GENERAL_CHARSET, Charset
+from ctcocr.core.config import (
+    DEFAULT_REHEARSE,
+    REHEARSE_BELOW,
+    ModelConfig,
+    PreprocessConfig,
+    TrainConfig,
+)
 from ctcocr.core.errors import ConfigError, DataError, LabelError
 from ctcocr.core.run_folder import RunSpec
 from ctcocr.data.augment import AugmentConfig
@@ -122,6 +128,60 @@ def augmentation_for(config: TrainConfig, synthetic: bool) -> AugmentConfig | No
     if config.augment is False or config.augment_strength == 0:
         return None
     return AugmentConfig().scaled(config.augment_strength)
+
+
+def rehearsal_for(
+    config: TrainConfig,
+    spec: RunSpec,
+    train: list[Sample],
+    val: list[Sample],
+    fine_tuning: bool,
+    log: Log,
+) -> tuple[SynthConfig | None, float]:
+    """What to mix into each epoch of image files -> (synthetic style, share), or (None, 0).
+
+    --rehearse, else DEFAULT_REHEARSE when fine-tuning on fewer than REHEARSE_BELOW training
+    images (a larger set is its own rehearsal): synthetic CAPTCHAs of the mix style in the
+    characters of the data that the fonts draw, at the data's label lengths. Where that cannot
+    be drawn, an asked-for --rehearse is an error and the default is dropped, said."""
+    asked = config.rehearse is not None
+    small = len(train) < REHEARSE_BELOW
+    share = config.rehearse if asked else DEFAULT_REHEARSE if fine_tuning and small else 0.0
+    if not share:
+        return None, 0.0
+    samples = [*train, *val]
+    chars = spec.charset.chars
+    drawable = "".join(c for c in chars if c in GENERAL_CHARSET)
+    lengths = [len(s.label) for s in samples]
+    problem = ""
+    if spec.preprocess.keep_color is not None:
+        problem = "--keep-color reads one colour, which the mix style does not draw its text in"
+    elif not drawable:
+        problem = f"the fonts draw none of the data's characters ({chars})"
+    else:
+        try:
+            synth = SynthConfig(
+                width=spec.preprocess.width,
+                height=spec.preprocess.height,
+                min_length=max(1, min(lengths)),
+                max_length=max(lengths),
+                charset=drawable,
+                style="mix",
+            )
+        except ConfigError as exc:
+            problem = str(exc)
+    if problem:
+        if asked:
+            raise ConfigError(f"--rehearse {share:g}: {problem}: drop --rehearse")
+        log(f"no synthetic rehearsal: {problem}")
+        return None, 0.0
+    left_out = "".join(c for c in chars if c not in drawable)
+    log(
+        f"rehearsal: {share:.0%} of each epoch is synthetic (mix style, lengths "
+        f"{synth.min_length}-{synth.max_length}, {len(drawable)} of the run's {len(chars)} "
+        f"characters{f'; never drawn: {left_out}' if left_out else ''}); --rehearse 0: off"
+    )
+    return synth, share
 
 
 def file_spec(

@@ -1,0 +1,172 @@
+"""Fine-tuning on a few dozen labels: rehearsal (synthetic images mixed into each epoch of
+image files, `--rehearse`, on by default when fine-tuning a small set, so that the labels do not
+make the general model forget), and a charset that keeps the characters of the kinds the labels
+show (`same_kinds`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import FAST
+
+from ctcocr.core.charset import GENERAL_CHARSET, Charset, same_kinds
+from ctcocr.core.config import (
+    DEFAULT_REHEARSE,
+    REHEARSE_BELOW,
+    ModelConfig,
+    PreprocessConfig,
+    TrainConfig,
+)
+from ctcocr.core.errors import ConfigError
+from ctcocr.core.run_folder import RunSpec
+from ctcocr.data.samples import Sample
+from ctcocr.training.loaders import ONE_PROCESS, TrainingData, epoch_loader, rehearsal_count
+from ctcocr.training.prepare import rehearsal_for
+
+SPEC = RunSpec(Charset("0123456789"), PreprocessConfig(width=96, height=32), ModelConfig())
+
+
+def _samples(*labels: str) -> list[Sample]:
+    return [Sample(Path(f"/nowhere/{label}.png"), label) for label in labels]
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0, 1.5])
+def test_a_share_outside_zero_to_one_is_refused(share: float) -> None:
+    with pytest.raises(ConfigError, match=f"rehearse={share}"):
+        TrainConfig(rehearse=share)
+
+
+def test_the_count_makes_the_synthetic_images_that_share_of_the_epoch() -> None:
+    assert rehearsal_count(1024, 0.5) == 1024
+    assert rehearsal_count(300, 0.25) == 100
+    assert rehearsal_count(300, 0.0) == 0
+
+
+def test_on_by_default_only_when_fine_tuning() -> None:
+    lines: list[str] = []
+    samples = _samples("123", "45678")
+    assert rehearsal_for(TrainConfig(), SPEC, samples, [], False, lines.append) == (None, 0.0)
+    synth, share = rehearsal_for(TrainConfig(), SPEC, samples, [], True, lines.append)
+    assert share == DEFAULT_REHEARSE and synth is not None
+    assert (synth.style, synth.charset, synth.min_length, synth.max_length) == (
+        "mix", "0123456789", 3, 5
+    )  # fmt: skip
+    assert (synth.width, synth.height) == (96, 32)  # drawn at the model's input size
+    assert "rehearsal: 50% of each epoch is synthetic" in lines[-1]
+    # asked for from scratch too; 0 turns the default off
+    assert (
+        rehearsal_for(TrainConfig(rehearse=0.3), SPEC, samples, [], False, lines.append)[1] == 0.3
+    )
+    assert rehearsal_for(TrainConfig(rehearse=0), SPEC, samples, [], True, lines.append) == (
+        None,
+        0,
+    )
+
+
+def test_the_default_leaves_larger_sets_alone() -> None:
+    lines: list[str] = []
+    many = _samples(*(f"{i:04d}" for i in range(REHEARSE_BELOW)))
+    assert rehearsal_for(TrainConfig(), SPEC, many, [], True, lines.append) == (None, 0.0)
+    assert rehearsal_for(TrainConfig(), SPEC, many[:-1], [], True, lines.append)[1] == 0.5
+    assert rehearsal_for(TrainConfig(rehearse=0.2), SPEC, many, [], True, lines.append)[1] == 0.2
+
+
+def test_characters_no_font_draws_are_named() -> None:
+    spec = replace(SPEC, charset=Charset("0123456789京沪"))
+    lines: list[str] = []
+    synth, _ = rehearsal_for(
+        TrainConfig(), spec, _samples("京12345", "沪67890"), [], True, lines.append
+    )
+    assert synth is not None and synth.charset == "0123456789"
+    assert "never drawn: 京沪" in lines[-1]
+
+
+def test_nothing_drawable_drops_the_default_and_refuses_the_flag() -> None:
+    spec = replace(SPEC, charset=Charset("京沪"))
+    lines: list[str] = []
+    samples = _samples("京沪", "沪")
+    assert rehearsal_for(TrainConfig(), spec, samples, [], True, lines.append) == (None, 0.0)
+    assert lines[-1].startswith("no synthetic rehearsal:")
+    with pytest.raises(ConfigError, match=r"--rehearse 0.5: .*drop --rehearse"):
+        rehearsal_for(TrainConfig(rehearse=0.5), spec, samples, [], True, lines.append)
+
+
+def test_a_colour_filter_is_not_rehearsed() -> None:
+    spec = replace(SPEC, preprocess=replace(SPEC.preprocess, keep_color="red"))
+    lines: list[str] = []
+    samples = _samples("123")
+    assert rehearsal_for(TrainConfig(), spec, samples, [], True, lines.append) == (None, 0.0)
+    assert "--keep-color" in lines[-1]
+    with pytest.raises(ConfigError, match="--keep-color"):
+        rehearsal_for(TrainConfig(rehearse=0.2), spec, samples, [], True, lines.append)
+
+
+def test_each_epoch_mixes_files_and_fresh_synthetic_images(tiny_dataset: Path) -> None:
+    from ctcocr.data.samples import read_samples
+
+    files = read_samples(tiny_dataset)[:12]
+    charset = Charset.from_labels(s.label for s in files)
+    spec = replace(SPEC, charset=charset)
+    synth, share = rehearsal_for(TrainConfig(), spec, files, [], True, lambda line: None)
+    data = TrainingData(files[:2], files, rehearsal=synth, rehearse=share)
+    config = TrainConfig(batch_size=4, min_epoch_images=0, workers=0, repeat_rare=0)
+    epochs = []
+    for epoch in (0, 1):
+        labels = [
+            label
+            for batch in epoch_loader(data, spec, config, epoch, ONE_PROCESS)
+            for label in batch[3]
+        ]
+        epochs.append(labels)
+        assert len(labels) == 24  # 12 files + 12 synthetic
+        assert set("".join(labels)) <= set(charset.chars)
+        assert sum(label in {s.label for s in files} for label in labels) >= 12
+    assert sorted(epochs[0]) != sorted(epochs[1])  # each epoch draws new synthetic images
+
+
+def test_fine_tuning_prints_and_records_the_rehearsal(
+    cli, tiny_dataset: Path, tiny_run: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "tuned"
+    result = cli("train", tiny_dataset, "--init", tiny_run, "--out", out, *FAST)
+    assert result.code == 0, result.err
+    assert "rehearsal: 50% of each epoch is synthetic" in result.out
+    assert "synthetic per epoch (--rehearse)" in result.out
+    record = json.loads((out / "config.json").read_text())["training"]["data"]["rehearsal"]
+    assert record["share"] == DEFAULT_REHEARSE and record["synth"]["style"] == "mix"
+    off = cli(
+        "train",
+        tiny_dataset,
+        "--init",
+        tiny_run,
+        "--out",
+        tmp_path / "off",
+        "--rehearse",
+        "0",
+        *FAST,
+    )
+    assert off.code == 0 and "synthetic" not in off.out
+
+
+def test_rehearse_with_synthetic_data_or_shards_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("train", "--synthetic", "--rehearse", "0.5", "--out", tmp_path / "s", *FAST)
+    assert result.code != 0
+    assert "--rehearse" in result.err and "--synthetic" in result.err
+    assert not (tmp_path / "s" / "config.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("chars", "added"),
+    [
+        ("abc1", "023456789defghijklmnopqrstuvwxyz"),
+        ("京A1", "023456789BCDEFGHIJKLMNOPQRSTUVWXYZ"),
+        ("12+", "03456789-×=?"),
+        ("京沪", ""),
+        (GENERAL_CHARSET, ""),
+    ],
+)
+def test_same_kinds_adds_the_unseen_characters_of_each_kind_shown(chars: str, added: str) -> None:
+    assert same_kinds(chars, GENERAL_CHARSET) == added
