@@ -163,8 +163,8 @@ class TrainConfig:
     rehearse: float | None = field(
         default=None,
         metadata=_help(
-            "share of each epoch drawn synthetic (the mix style, in the data's characters and "
-            "lengths) beside the image files, so that a few dozen labels do not make a "
+            "share of each epoch drawn synthetic (the mix style, in the run's characters and "
+            "the data's lengths) beside the image files, so that a few dozen labels do not make a "
             f"pretrained model forget what it read (default: {DEFAULT_REHEARSE} when "
             f"fine-tuning on fewer than {REHEARSE_BELOW:,} images, else 0); 0: off"
         ),
