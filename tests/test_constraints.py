@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ctcocr.core.charset import Charset
 from ctcocr.core.errors import CharsetError, ConfigError, DataError
-from ctcocr.decoding.decoder import DecodeOptions, decode, read_lexicon
+from ctcocr.decoding.decoder import CONSTRAINED_BEAM, DecodeOptions, decode, read_lexicon
 from ctcocr.decoding.pattern import compile_pattern
 
 CHARSET = Charset("0123456789ABC")
@@ -134,6 +134,25 @@ def test_min_confidence_marks_rejected_but_keeps_the_text():
     unsure, sure = decode(logits, charset, DecodeOptions(min_confidence=0.5))
     assert unsure.rejected and not sure.rejected
     assert sure.text == "AB"
+
+
+def test_a_constraint_alone_searches_a_beam_wide_enough_to_find_the_best_text():
+    """A beam of 1 keeps `a` after the first step and cannot reach `b`, the likelier
+    1-character text; without --beam a constrained search keeps CONSTRAINED_BEAM texts."""
+    charset = Charset("ab")
+    probs = np.array([[[0.4, 0.6, 0.0], [0.45, 0.0, 0.55], [0.1, 0.0, 0.9]]])  # blank, a, b
+    logits = np.log(probs + 1e-9).astype(np.float32)
+    assert DecodeOptions().width == 1 and DecodeOptions(length=(1, 1)).width == CONSTRAINED_BEAM
+    assert DecodeOptions(beam=3, allowed="a").width == 3
+    assert DecodeOptions(length=(1, 1)).to_dict()["beam"] == CONSTRAINED_BEAM  # as it ran
+    (narrow,) = decode(logits, charset, DecodeOptions(beam=1, length=(1, 1)))
+    (default,) = decode(logits, charset, DecodeOptions(length=(1, 1)))
+    assert narrow.text == "a" and default.text == "b"
+    assert default.confidence == pytest.approx(
+        0.4 * 0.55 * 0.9 + 0.4 * 0.45 * 0.9 + 0.4 * 0.55 * 0.1
+    )
+    (greedy,) = decode(logits, charset, DecodeOptions())
+    assert greedy.text == "ab"  # no constraint: greedy, as before
 
 
 def test_options_round_trip_through_json_and_refuse_bad_values():

@@ -62,3 +62,21 @@ def test_charset_rejects_repeats_and_unknown_characters():
 def test_charset_inferred_sorted_unique():
     assert Charset.from_labels(["BA1", "A2"]).chars == "12AB"
     assert Charset.from_labels(["京A12"]).chars == "12A京"
+
+
+def test_greedy_confidences_are_the_softmax_of_the_winning_classes():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 4, (3, 9, 5)).astype(np.float32)
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)  # the plain definition
+    charset = Charset("ABCD")
+    for prediction, image_probs in zip(ctc_greedy_decode(logits, charset), probs, strict=True):
+        best = image_probs.max(-1)  # the winning class's probability at each step
+        assert prediction.confidence == pytest.approx(float(np.prod(best)), rel=1e-5)
+        expected, previous = [], 0
+        for step_best, winner in zip(best, image_probs.argmax(-1), strict=True):
+            if winner and winner == previous:
+                expected[-1] = max(expected[-1], step_best)
+            elif winner:
+                expected.append(step_best)
+            previous = winner
+        assert prediction.char_confidences == pytest.approx(expected, rel=1e-5)

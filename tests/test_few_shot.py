@@ -1,18 +1,20 @@
 """Fine-tuning on a few dozen labels: rehearsal (synthetic images mixed into each epoch of
 image files, `--rehearse`, on by default when fine-tuning a small set, so that the labels do not
 make the general model forget), and a charset that keeps the characters of the kinds the labels
-show (`same_kinds`)."""
+show too few times to have shown them all (`same_kinds`)."""
 
 from __future__ import annotations
 
 import json
+import string
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import FAST
 
-from ctcocr.core.charset import GENERAL_CHARSET, Charset, same_kinds
+from ctcocr.core.charset import GENERAL_CHARSET, SHOWN_ENOUGH, Charset, same_kinds
 from ctcocr.core.config import (
     DEFAULT_REHEARSE,
     REHEARSE_BELOW,
@@ -74,13 +76,16 @@ def test_the_default_leaves_larger_sets_alone() -> None:
     assert rehearsal_for(TrainConfig(rehearse=0.2), SPEC, many, [], True, lines.append)[1] == 0.2
 
 
-def test_characters_no_font_draws_are_named() -> None:
+def test_characters_no_font_draws_drop_the_default_and_are_named_when_asked() -> None:
     spec = replace(SPEC, charset=Charset("0123456789京沪"))
+    samples = _samples("京12345", "沪67890")
     lines: list[str] = []
-    synth, _ = rehearsal_for(
-        TrainConfig(), spec, _samples("京12345", "沪67890"), [], True, lines.append
-    )
-    assert synth is not None and synth.charset == "0123456789"
+    assert rehearsal_for(TrainConfig(), spec, samples, [], True, lines.append) == (None, 0.0)
+    assert lines[-1].startswith("no synthetic rehearsal: no font draws 京沪")
+    assert "--rehearse 0.5" in lines[-1]
+    asked = TrainConfig(rehearse=0.3)
+    synth, share = rehearsal_for(asked, spec, samples, [], True, lines.append)
+    assert synth is not None and synth.charset == "0123456789" and share == 0.3
     assert "never drawn: 京沪" in lines[-1]
 
 
@@ -159,14 +164,48 @@ def test_rehearse_with_synthetic_data_or_shards_is_refused(cli, tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
-    ("chars", "added"),
+    ("labels", "added"),
     [
-        ("abc1", "023456789defghijklmnopqrstuvwxyz"),
-        ("京A1", "023456789BCDEFGHIJKLMNOPQRSTUVWXYZ"),
-        ("12+", "03456789-×=?"),
-        ("京沪", ""),
-        (GENERAL_CHARSET, ""),
+        (["abc1"], "023456789defghijklmnopqrstuvwxyz"),
+        (["京A1"], "023456789BCDEFGHIJKLMNOPQRSTUVWXYZ"),
+        (["12+"], "03456789-×=?"),
+        (["京沪"], ""),
+        ([GENERAL_CHARSET], ""),
     ],
 )
-def test_same_kinds_adds_the_unseen_characters_of_each_kind_shown(chars: str, added: str) -> None:
-    assert same_kinds(chars, GENERAL_CHARSET) == added
+def test_same_kinds_adds_the_unseen_characters_of_each_kind_shown(
+    labels: list[str], added: str
+) -> None:
+    assert same_kinds(Counter("".join(labels)), GENERAL_CHARSET) == added
+
+
+def test_a_kind_shown_often_enough_is_taken_as_the_whole_alphabet() -> None:
+    """50 labels of 5 characters from a 19-character alphabet (captcha_images_v2's): each
+    shown character about 13 times, so the letters never shown are not in the alphabet."""
+    alphabet = "2345678bcdefgmnpwxy"
+    labels = ["".join(alphabet[(i * 7 + j * 3) % 19] for j in range(5)) for i in range(50)]
+    assert set("".join(labels)) == set(alphabet)
+    assert same_kinds(Counter("".join(labels)), GENERAL_CHARSET) == ""
+    # The same alphabet in 3 labels shows each character about once: its kinds are widened.
+    few = same_kinds(Counter("".join(labels[:3])), GENERAL_CHARSET)
+    assert set(few) == set(string.digits + string.ascii_lowercase) - set("".join(labels[:3]))
+    # Per kind: digits shown often (each 6 times) stay as shown, letters shown once widen.
+    mixed = Counter({"1": 6, "2": 6, "a": 1, "b": 1})
+    assert same_kinds(mixed, GENERAL_CHARSET) == string.ascii_lowercase[2:]
+    # Exactly SHOWN_ENOUGH times each: taken as whole; just under it: widened.
+    assert same_kinds(Counter({"a": SHOWN_ENOUGH, "b": SHOWN_ENOUGH}), GENERAL_CHARSET) == ""
+    assert same_kinds(Counter({"a": 5, "b": 4}), GENERAL_CHARSET) == string.ascii_lowercase[2:]
+
+
+def test_labels_of_one_length_end_the_training_with_the_length_constraint() -> None:
+    from ctcocr.training.command import length_hint
+
+    out = Path("runs/mine")
+    same = TrainingData(val=_samples("12345"), train=_samples("67890", "11111"))
+    assert length_hint(same, out) == (
+        "every label has 5 characters: `ctcocr predict runs/mine IMAGE --length 5` "
+        "(also evaluate, serve ?length=) reads only texts of that length (docs/decoding.md)"
+    )
+    mixed = TrainingData(val=_samples("1234"), train=_samples("67890", "11111"))
+    assert length_hint(mixed, out) is None  # 4 and 5: no single length to keep to
+    assert length_hint(TrainingData(val=_samples("12345")), out) is None  # synthetic: no files

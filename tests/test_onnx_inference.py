@@ -14,7 +14,7 @@ import pytest
 
 from ctcocr import Recognizer
 from ctcocr.core.charset import GENERAL_CHARSET
-from ctcocr.core.errors import ModelFileError
+from ctcocr.core.errors import ImageError, ModelFileError
 from ctcocr.runtime.shipped import DEFAULT, MODELS
 
 
@@ -49,6 +49,21 @@ def test_onnx_recognizer_is_thread_safe(tiny_onnx, tiny_dataset):
     with ThreadPoolExecutor(max_workers=8) as pool:
         found = list(pool.map(reader.predict, images))
     assert found == expected
+
+
+def test_batches_read_chunk_by_chunk_as_one_at_a_time(tiny_onnx, tiny_dataset, tmp_path):
+    images = _images(tiny_dataset)[:7]
+    reader = Recognizer(tiny_onnx)
+    expected = [reader.predict(image) for image in images]
+    assert reader.predict_batch(images, batch_size=3) == expected  # 3 chunks
+    assert np.array_equal(reader.logits(images, batch_size=2), reader.logits(images))
+    assert reader.predict_batch([], batch_size=3) == []
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    with pytest.raises(ImageError, match=r"broken\.png"):  # in the third chunk
+        reader.predict_batch([*images[:6], broken], batch_size=3)
+    with pytest.raises(ValueError, match="batch_size=0"):
+        reader.predict_batch(images, batch_size=0)
 
 
 BLOCKED_TORCH = """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import string
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ctcocr.core.errors import CharsetError
@@ -30,12 +30,26 @@ CHARACTER_KINDS = {
 }
 
 
-def same_kinds(chars: str, known: str) -> str:
-    """The characters of `known` whose kind (CHARACTER_KINDS) some character of `chars` has,
-    and that `chars` lacks: a lower-case sample of a lower-case alphabet lacks the letters its
-    few labels never showed."""
-    kinds = [kind for kind in CHARACTER_KINDS.values() if set(kind) & set(chars)]
-    return "".join(c for c in known if c not in chars and any(c in kind for kind in kinds))
+# How often, on average, the labels must show each character they hold of a kind before a
+# character of that kind they never show counts as outside the alphabet: a character of the
+# alphabet expected this often is missed by chance less than 1% of the time (e^-5).
+SHOWN_ENOUGH = 5.0
+
+
+def same_kinds(counts: Mapping[str, int], known: str) -> str:
+    """The characters of `known` that the labels never show, of a kind (CHARACTER_KINDS) they
+    show too few times to have shown all of it -> in `known`'s order. `counts`: how often each
+    character occurs in the labels.
+
+    25 labels of an upper-case alphabet show each letter about 3 times: a letter they miss
+    may be in the alphabet all the same. 50 labels of a 19-character alphabet show each of
+    its letters 13 times: the 14 letters they never show are not in it, and are not added."""
+    added = set()
+    for kind in CHARACTER_KINDS.values():
+        shown = [c for c in kind if counts.get(c, 0) > 0]
+        if shown and sum(counts[c] for c in shown) / len(shown) < SHOWN_ENOUGH:
+            added |= set(kind) - set(shown)
+    return "".join(c for c in known if c in added)
 
 
 @dataclass(frozen=True)

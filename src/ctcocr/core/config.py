@@ -166,7 +166,8 @@ class TrainConfig:
             "share of each epoch drawn synthetic (the mix style, in the run's characters and "
             "the data's lengths) beside the image files, so that a few dozen labels do not make a "
             f"pretrained model forget what it read (default: {DEFAULT_REHEARSE} when "
-            f"fine-tuning on fewer than {REHEARSE_BELOW:,} images, else 0); 0: off"
+            f"fine-tuning on fewer than {REHEARSE_BELOW:,} images whose characters the fonts "
+            "all draw, else 0); 0: off"
         ),
     )
 

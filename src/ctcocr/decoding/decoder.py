@@ -30,6 +30,10 @@ from ctcocr.decoding.pattern import parse_pattern
 from ctcocr.decoding.prediction import Prediction
 
 MAX_BEAM = 256
+# The beam a constrained search keeps when none is given. A beam of 1 commits to each step's
+# best allowed text and cannot undo it: captcha_images_v2 read `lcp85` for `ep85x` with
+# --length 5 alone (5-character texts); 3 and 10 read the same, better texts (docs/decoding.md).
+CONSTRAINED_BEAM = 10
 ANSWERS = ("arithmetic",)
 
 
@@ -37,12 +41,18 @@ ANSWERS = ("arithmetic",)
 class DecodeOptions:
     """A decoding request. The defaults decode greedily, exactly as `ctc_greedy_decode`.
 
-    Any constraint runs the beam search (even with beam=1), so that the text always meets it;
-    when nothing the model can read meets it, the prediction is empty with confidence 0.
+    Any constraint runs the beam search, so that the text always meets it: `beam` texts wide,
+    CONSTRAINED_BEAM when not given (`width`); when nothing the model can read meets it, the
+    prediction is empty with confidence 0.
     """
 
-    beam: int = field(
-        default=1, metadata={"help": "beam search keeping the K best texts", "metavar": "K"}
+    beam: int | None = field(
+        default=None,
+        metadata={
+            "help": f"beam search keeping the K best texts (default: 1, greedy; "
+            f"{CONSTRAINED_BEAM} with --allowed, --length, --pattern or --lexicon)",
+            "metavar": "K",
+        },
     )
     allowed: str | None = field(
         default=None, metadata={"help": "read only these characters", "metavar": "CHARS"}
@@ -69,7 +79,9 @@ class DecodeOptions:
 
     def __post_init__(self) -> None:
         beam = self.beam
-        if isinstance(beam, bool) or not isinstance(beam, int) or not 1 <= beam <= MAX_BEAM:
+        if beam is not None and (
+            isinstance(beam, bool) or not isinstance(beam, int) or not 1 <= beam <= MAX_BEAM
+        ):
             raise ConfigError(f"beam={beam!r}: give a whole number from 1 to {MAX_BEAM}")
         if self.allowed is not None and (not isinstance(self.allowed, str) or not self.allowed):
             raise ConfigError(f"allowed={self.allowed!r}: give a non-empty string of characters")
@@ -94,11 +106,19 @@ class DecodeOptions:
         return any(v is not None for v in (self.allowed, self.length, self.pattern, self.lexicon))
 
     @property
+    def width(self) -> int:
+        """The beam used: as given, else CONSTRAINED_BEAM with a constraint and 1 without."""
+        if self.beam is not None:
+            return self.beam
+        return CONSTRAINED_BEAM if self.constrained else 1
+
+    @property
     def greedy(self) -> bool:
-        return self.beam == 1 and not self.constrained
+        return self.width == 1 and not self.constrained
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
+        data["beam"] = self.width
         for key in ("length", "lexicon"):
             data[key] = list(data[key]) if data[key] is not None else None
         return data
@@ -186,7 +206,7 @@ def decode(
     else:
         constraints = constraints_for(options, charset)
         log_probs = log_softmax(scaled.astype(np.float64))  # (B, T, C)
-        found = batch_beam_search(log_probs, options.beam, constraints)
+        found = batch_beam_search(log_probs, options.width, constraints)
         predictions = [
             _prediction(texts, lp, charset) for texts, lp in zip(found, log_probs, strict=True)
         ]

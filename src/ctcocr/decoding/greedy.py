@@ -37,21 +37,27 @@ def ctc_greedy_decode(logits: np.ndarray, charset: Charset) -> list[Prediction]:
     """Logits (B, T, C) -> one Prediction per batch item."""
     if logits.ndim != 3:
         raise ValueError(f"expected logits of shape (B, T, C), got {logits.shape}")
-    log_probs = log_softmax(logits.astype(np.float32))
-    best = log_probs.argmax(axis=-1)  # (B, T)
-    best_log_prob = np.take_along_axis(log_probs, best[..., None], axis=-1)[..., 0]  # (B, T)
+    logits = logits.astype(np.float32, copy=False)
+    best = logits.argmax(axis=-1)  # (B, T)
+    # The winning class's log-softmax, without the whole (B, T, C) array: at the maximum the
+    # shifted logit is 0, so it is -log(sum(exp(logits - max))).
+    top = logits.max(axis=-1, keepdims=True)
+    best_log_prob = -np.log(np.exp(logits - top).sum(axis=-1))  # (B, T)
+    step_probs = np.exp(best_log_prob).tolist()
+    confidences = np.exp(best_log_prob.sum(axis=-1)).tolist()
     return [
-        _decode_one(path, step_log_probs, charset)
-        for path, step_log_probs in zip(best, best_log_prob, strict=True)
+        _decode_one(path, probs, confidence, charset)
+        for path, probs, confidence in zip(best.tolist(), step_probs, confidences, strict=True)
     ]
 
 
-def _decode_one(path: np.ndarray, step_log_probs: np.ndarray, charset: Charset) -> Prediction:
-    step_probs = np.exp(step_log_probs)
+def _decode_one(
+    path: list[int], step_probs: list[float], confidence: float, charset: Charset
+) -> Prediction:
     indices: list[int] = []
     char_confidences: list[float] = []
     previous = BLANK
-    for index, prob in zip(path.tolist(), step_probs.tolist(), strict=True):
+    for index, prob in zip(path, step_probs, strict=True):
         if index != BLANK:
             if index != previous:
                 indices.append(index)
@@ -61,6 +67,6 @@ def _decode_one(path: np.ndarray, step_log_probs: np.ndarray, charset: Charset) 
         previous = index
     return Prediction(
         text=charset.decode(indices),
-        confidence=float(np.exp(step_log_probs.sum())),
+        confidence=confidence,
         char_confidences=tuple(round(c, 6) for c in char_confidences),
     )

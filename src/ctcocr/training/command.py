@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,24 @@ def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
         f"{progress.best_epoch}; model in {args.out}/ ({WEIGHTS}, {CONFIG}), "
         f"curves in {args.out / CURVES}"
     )
+    if (hint := length_hint(data, args.out)) is not None:
+        say(hint)
     return 0
+
+
+def length_hint(data: TrainingData, out: Path) -> str | None:
+    """A line for the end of a training whose labels all have one length: the decoding
+    constraint that keeps readings to it (not applied unasked: other images may differ)."""
+    if data.train is None or not isinstance(data.val, list):
+        return None
+    lengths = {len(sample.label) for sample in [*data.train, *data.val]}
+    if len(lengths) != 1:
+        return None
+    (length,) = lengths
+    return (
+        f"every label has {length} characters: `ctcocr predict {out} IMAGE --length {length}` "
+        "(also evaluate, serve ?length=) reads only texts of that length (docs/decoding.md)"
+    )
 
 
 def _init(args: argparse.Namespace) -> Path | None:
@@ -94,16 +112,17 @@ def _start_from(args: argparse.Namespace, charset: Charset, say: Log) -> Path | 
     return general
 
 
-def _with_same_kinds(charset: Charset, init: Path, say: Log) -> Charset:
-    """The data's characters plus those of the same kinds that the --init run reads: 25
-    labels of an upper-case alphabet need not show every letter, and a letter the labels
-    never showed should stay readable, not become impossible (its classifier row is kept)."""
-    added = same_kinds(charset.chars, read_spec(init).charset.chars)
+def _with_same_kinds(charset: Charset, labels: list[str], init: Path, say: Log) -> Charset:
+    """The data's characters plus those of the same kinds that the --init run reads, when the
+    labels are too few to have shown each of their kinds in full (core/charset.same_kinds): 25
+    labels of an upper-case alphabet need not show every letter, and a letter they never
+    showed should stay readable, not become impossible (its classifier row is kept)."""
+    added = same_kinds(Counter("".join(labels)), read_spec(init).charset.chars)
     if not added:
         return charset
     say(
         f"charset: the data's {len(charset.chars)} characters and {len(added)} more of their "
-        f"kinds that the starting model reads ({added}), so that the labels need not show "
+        f"kinds that the starting model reads ({added}), as the labels are too few to show "
         "every one; --charset sets it exactly"
     )
     return Charset("".join(sorted(charset.chars + added)))
@@ -190,7 +209,8 @@ def _file_data(
         from ctcocr.training.finetune import initial_spec
 
         if args.charset is None:
-            charset = _with_same_kinds(charset, init, say)
+            labels = [sample.label for sample in [*train, *val]]
+            charset = _with_same_kinds(charset, labels, init, say)
 
         start = initial_spec(
             init,
