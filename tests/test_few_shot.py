@@ -14,10 +14,17 @@ from pathlib import Path
 import pytest
 from conftest import FAST
 
-from ctcocr.core.charset import GENERAL_CHARSET, SHOWN_ENOUGH, Charset, same_kinds
+from ctcocr.core.charset import (
+    GENERAL_CHARSET,
+    SHOWN_ENOUGH,
+    Charset,
+    same_kinds,
+    times_shown,
+)
 from ctcocr.core.config import (
     DEFAULT_REHEARSE,
     REHEARSE_BELOW,
+    REHEARSE_UNTIL_SHOWN,
     ModelConfig,
     PreprocessConfig,
     TrainConfig,
@@ -76,15 +83,21 @@ def test_the_default_leaves_larger_sets_alone() -> None:
     assert rehearsal_for(TrainConfig(rehearse=0.2), SPEC, many, [], True, lines.append)[1] == 0.2
 
 
-def test_characters_no_font_draws_drop_the_default_and_are_named_when_asked() -> None:
+def test_characters_no_font_draws_keep_the_default_only_while_the_rest_are_rare() -> None:
     spec = replace(SPEC, charset=Charset("0123456789京沪"))
-    samples = _samples("京12345", "沪67890")
     lines: list[str] = []
-    assert rehearsal_for(TrainConfig(), spec, samples, [], True, lines.append) == (None, 0.0)
+    few = _samples("京12345", "沪67890")  # each digit once: rehearsal keeps them
+    synth, share = rehearsal_for(TrainConfig(), spec, few, [], True, lines.append)
+    assert synth is not None and synth.charset == "0123456789" and share == DEFAULT_REHEARSE
+    assert "never drawn: 京沪" in lines[-1]
+    nine = few * (int(REHEARSE_UNTIL_SHOWN) - 1)  # each digit 9 times: still kept
+    assert rehearsal_for(TrainConfig(), spec, nine, [], True, lines.append)[1] == DEFAULT_REHEARSE
+    many = few * int(REHEARSE_UNTIL_SHOWN)  # each digit 10 times: the files keep them
+    assert rehearsal_for(TrainConfig(), spec, many, [], True, lines.append) == (None, 0.0)
     assert lines[-1].startswith("no synthetic rehearsal: no font draws 京沪")
-    assert "--rehearse 0.5" in lines[-1]
-    asked = TrainConfig(rehearse=0.3)
-    synth, share = rehearsal_for(asked, spec, samples, [], True, lines.append)
+    assert "10 times each" in lines[-1] and "--rehearse 0.5" in lines[-1]
+    asked = TrainConfig(rehearse=0.3)  # asked for: mixed in all the same
+    synth, share = rehearsal_for(asked, spec, many, [], True, lines.append)
     assert synth is not None and synth.charset == "0123456789" and share == 0.3
     assert "never drawn: 京沪" in lines[-1]
 
@@ -192,6 +205,7 @@ def test_a_kind_shown_often_enough_is_taken_as_the_whole_alphabet() -> None:
     # Per kind: digits shown often (each 6 times) stay as shown, letters shown once widen.
     mixed = Counter({"1": 6, "2": 6, "a": 1, "b": 1})
     assert same_kinds(mixed, GENERAL_CHARSET) == string.ascii_lowercase[2:]
+    assert times_shown(mixed, string.digits) == 6 and times_shown(mixed, "xyz") == 0
     # Exactly SHOWN_ENOUGH times each: taken as whole; just under it: widened.
     assert same_kinds(Counter({"a": SHOWN_ENOUGH, "b": SHOWN_ENOUGH}), GENERAL_CHARSET) == ""
     assert same_kinds(Counter({"a": 5, "b": 4}), GENERAL_CHARSET) == string.ascii_lowercase[2:]

@@ -47,9 +47,16 @@ def same_kinds(counts: Mapping[str, int], known: str) -> str:
     added = set()
     for kind in CHARACTER_KINDS.values():
         shown = [c for c in kind if counts.get(c, 0) > 0]
-        if shown and sum(counts[c] for c in shown) / len(shown) < SHOWN_ENOUGH:
+        if shown and times_shown(counts, kind) < SHOWN_ENOUGH:
             added |= set(kind) - set(shown)
     return "".join(c for c in known if c in added)
+
+
+def times_shown(counts: Mapping[str, int], chars: Iterable[str]) -> float:
+    """How often the labels show each of the characters of `chars` they hold, on average
+    (0 when they hold none)."""
+    shown = [counts[c] for c in set(chars) if counts.get(c, 0) > 0]
+    return sum(shown) / len(shown) if shown else 0.0
 
 
 @dataclass(frozen=True)

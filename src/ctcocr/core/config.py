@@ -23,6 +23,11 @@ DEFAULT_FINETUNE_STEPS = 600
 # each epoch (TrainConfig.rehearse; measured in docs/general-model.md).
 DEFAULT_REHEARSE = 0.5
 REHEARSE_BELOW = 1000
+# ... unless the data holds characters no font draws and its labels show the others this many
+# times each on average: enough to keep them from the files alone, where synthetic texts that
+# lack the data's own characters cost more than they keep. Chosen between what the plates
+# measured: 5 and 9 times (25 and 50 labels) gained from rehearsal, 18 (100) lost 4 points.
+REHEARSE_UNTIL_SHOWN = 10.0
 # An RGB distance: with --keep-color red on white paper, (230, 20, 20) is full ink,
 # (200, 30, 30) almost, dark red (139, 0, 0) barely, orange (255, 165, 0) and black not at all.
 DEFAULT_COLOUR_TOLERANCE = 120.0
@@ -166,8 +171,8 @@ class TrainConfig:
             "share of each epoch drawn synthetic (the mix style, in the run's characters and "
             "the data's lengths) beside the image files, so that a few dozen labels do not make a "
             f"pretrained model forget what it read (default: {DEFAULT_REHEARSE} when "
-            f"fine-tuning on fewer than {REHEARSE_BELOW:,} images whose characters the fonts "
-            "all draw, else 0); 0: off"
+            f"fine-tuning on fewer than {REHEARSE_BELOW:,} images, unless they hold characters "
+            "no font draws and show the others often; else 0); 0: off"
         ),
     )
 

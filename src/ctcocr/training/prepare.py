@@ -9,15 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from ctcocr.core.charset import GENERAL_CHARSET, Charset
+from ctcocr.core.charset import GENERAL_CHARSET, Charset, times_shown
 from ctcocr.core.config import (
     DEFAULT_REHEARSE,
     REHEARSE_BELOW,
+    REHEARSE_UNTIL_SHOWN,
     ModelConfig,
     PreprocessConfig,
     TrainConfig,
@@ -143,11 +145,12 @@ def rehearsal_for(
     --rehearse, else DEFAULT_REHEARSE when fine-tuning on fewer than REHEARSE_BELOW training
     images (a larger set is its own rehearsal): synthetic CAPTCHAs of the mix style in the
     characters of the data that the fonts draw, at the data's label lengths. Where that cannot
-    be drawn, an asked-for --rehearse is an error and the default is dropped, said. The default
-    is dropped too when some of the data's characters are drawn by no font (a plate's province
-    characters): the synthetic texts would lack them where every real one has them (100
-    labels of cn_plates_lprnet read 79.79% with it, 84.04% without); --rehearse still mixes
-    in the characters that can be drawn."""
+    be drawn, an asked-for --rehearse is an error and the default is dropped, said.
+
+    Where some of the data's characters are drawn by no font (a plate's province characters),
+    the synthetic texts lack what every real one has. The default then stays only while the
+    labels show their other characters fewer than REHEARSE_UNTIL_SHOWN times each, too few
+    to keep them without it (cn_plates_lprnet, docs/general-model.md)."""
     asked = config.rehearse is not None
     small = len(train) < REHEARSE_BELOW
     share = config.rehearse if asked else DEFAULT_REHEARSE if fine_tuning and small else 0.0
@@ -180,10 +183,12 @@ def rehearsal_for(
         log(f"no synthetic rehearsal: {problem}")
         return None, 0.0
     left_out = "".join(c for c in chars if c not in drawable)
-    if left_out and not asked:
+    shown = times_shown(Counter("".join(s.label for s in samples)), drawable)
+    if left_out and not asked and shown >= REHEARSE_UNTIL_SHOWN:
         log(
-            f"no synthetic rehearsal: no font draws {left_out}, so synthetic texts would lack "
-            f"what the data's have; --rehearse {DEFAULT_REHEARSE:g} mixes in the other "
+            f"no synthetic rehearsal: no font draws {left_out}, which the data's texts hold, "
+            f"and the labels show their other characters {shown:.0f} times each on average, "
+            f"enough to keep them; --rehearse {DEFAULT_REHEARSE:g} mixes in those "
             f"{len(drawable)} characters all the same"
         )
         return None, 0.0
