@@ -114,7 +114,8 @@ def cell(scores: dict | None) -> str:
     if len(runs) > 1:
         text += " (" + ", ".join(f"{run['sequence_accuracy']:.2%}" for run in runs) + ")"
     else:
-        text += f" ({scores['errors']} of {scores['count']}, {scores['train_minutes']:.1f} min)"
+        run = runs[0]
+        text += f" ({run['errors']} of {run['count']}, {run['train_minutes']:.1f} min)"
     if "length_accuracy" in scores:
         text += f" / {scores['length_accuracy']:.2%}"
     return text
@@ -181,10 +182,11 @@ def main() -> None:
     general = (
         f"{args.general_minutes:g} min" if args.general_minutes else "fine-tuning's default plan"
     )
+    how = f"over seeds {args.seeds}: the mean (each seed's)"
+    how = "errors, training minutes" if len(seeds) == 1 else how
     print(
-        f"\ntest sequence accuracy (errors, training minutes; over seeds {args.seeds}: the mean, "
-        f"then each seed's) / read with --length L where every label has L characters: from "
-        f"the general model, {general}; from scratch, {args.minutes:g} min\n"
+        f"\ntest sequence accuracy ({how}) / read with --length L where every label has L "
+        f"characters: from the general model, {general}; from scratch, {args.minutes:g} min\n"
     )
     print("| set | N | from the general model | from scratch |")
     print("|---|---|---|---|")
