@@ -52,9 +52,9 @@ from ctcocr.runtime.shipped import shipped_run
 
 CPU = "CPUExecutionProvider"
 TEST_SEED = 424243  # the general model's verify set (Makefile, general-model)
-CALIBRATION_SEED = 12345  # not the test seed: calibration images are fresh ones
+CALIBRATION_SEED = 12345  # fresh images, neither the test set nor the export's calibration set
 SETTINGS = {
-    "minmax-256 (as `ctcocr export --quantize static`)": ("MinMax", 256, False),
+    "minmax-256 (`ctcocr export --quantize static`'s settings)": ("MinMax", 256, False),
     "minmax-1024": ("MinMax", 1024, False),
     "percentile-256": ("Percentile", 256, False),
     "entropy-1024": ("Entropy", 1024, False),
