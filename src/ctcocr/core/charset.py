@@ -44,11 +44,13 @@ def same_kinds(counts: Mapping[str, int], known: str) -> str:
     25 labels of an upper-case alphabet show each letter about 3 times: a letter they miss
     may be in the alphabet all the same. 50 labels of a 19-character alphabet show each of
     its letters 13 times: the 14 letters they never show are not in it, and are not added."""
-    added = set()
-    for kind in CHARACTER_KINDS.values():
-        shown = [c for c in kind if counts.get(c, 0) > 0]
-        if shown and times_shown(counts, kind) < SHOWN_ENOUGH:
-            added |= set(kind) - set(shown)
+    added = {
+        c
+        for kind in CHARACTER_KINDS.values()
+        if 0 < times_shown(counts, kind) < SHOWN_ENOUGH  # 0: the labels show none of the kind
+        for c in kind
+        if not counts.get(c)
+    }
     return "".join(c for c in known if c in added)
 
 
