@@ -2,6 +2,7 @@
 
     python benchmarks/inference.py --run runs/pretrained            # the full table
     python benchmarks/inference.py --run runs/pretrained --images 50 --rounds 1   # a smoke run
+    python benchmarks/inference.py --model fast=runs/fast.onnx   # a candidate beside the shipped
 
 Every reader gets encoded PNG bytes, so image decoding is counted. Batch-1 latency is one
 `predict(png_bytes)` call (ddddocr: `classification(png_bytes)`), median and p99 over every
@@ -47,9 +48,14 @@ def ddddocr_reader() -> Reader | None:
     return None if read is None else (read, None)
 
 
-def readers(run: Path | None, folder: Path) -> tuple[dict[str, Reader], list[str]]:
+def readers(
+    run: Path | None, folder: Path, models: dict[str, Path]
+) -> tuple[dict[str, Reader], list[str]]:
     notes: list[str] = []
     found: dict[str, Reader] = {}
+    for name, path in models.items():  # candidates (--model), measured as the shipped ones are
+        for threads, label in ((1, "1 thread"), (0, "default threads")):
+            found[f"{name}, ONNX, {label}"] = ctcocr_reader(path, threads)
     if run is not None:
         from ctcocr.data.synth import write_dataset
         from ctcocr.export.onnx_export import export_onnx
@@ -116,16 +122,32 @@ def measure(found: dict[str, Reader], images: list[bytes], rounds: int) -> dict[
     }
 
 
+def named_model(value: str) -> tuple[str, Path]:
+    """NAME=PATH -> (NAME, PATH), the file checked now rather than after the images are drawn."""
+    name, _, path = value.partition("=")
+    if not name or not path or not Path(path).is_file():
+        raise argparse.ArgumentTypeError(f"{value!r}: give NAME=PATH of an existing .onnx file")
+    return name, Path(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, help="run folder (default: shipped model only)")
     parser.add_argument("--images", type=int, default=500, help="images per round")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--seed", type=int, default=31337)
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        type=named_model,
+        metavar="NAME=PATH",
+        help="also time this .onnx file (repeatable)",
+    )
     args = parser.parse_args()
     images = png_images(args.images, args.seed)
     with tempfile.TemporaryDirectory(prefix="ctcocr-bench-") as folder:
-        found, notes = readers(args.run, Path(folder))
+        found, notes = readers(args.run, Path(folder), dict(args.model))
         results = measure(found, images, args.rounds)
     print(f"{args.images} PNG images (128x64) x {args.rounds} rounds, decoding included\n")
     print("| reader | batch-1 median | batch-1 p99 | batched images/s |")

@@ -156,6 +156,23 @@ def test_the_general_model_is_small_and_reads_every_style_s_characters():
     assert Recognizer(MODELS / "general").charset == GENERAL_CHARSET  # its run, for --init
 
 
+@shipping("general-fast")
+def test_the_fast_general_model_reads_what_the_general_one_reads_in_half_the_layers():
+    fast, general = Recognizer("general-fast"), Recognizer("general")
+    assert fast.charset == general.charset == GENERAL_CHARSET
+    assert fast.spec.preprocess == general.spec.preprocess
+    assert fast.spec.model.depths == (1, 1, 1, 1) and general.spec.model.depths == (1, 1, 2, 2)
+    assert (MODELS / "general-fast.onnx").stat().st_size < (MODELS / "general.onnx").stat().st_size
+    from ctcocr.data.synth import png_samples
+
+    run = Recognizer(MODELS / "general-fast")  # its run, for --init general-fast
+    assert run.spec.model == fast.spec.model
+    images = png_samples(8, 3)
+    assert [p.text for p in fast.predict_batch(images)] == [
+        p.text for p in run.predict_batch(images)
+    ]
+
+
 @shipping("captcha")
 def test_the_default_style_model_is_small_and_describes_itself():
     assert (MODELS / "captcha.onnx").stat().st_size <= 2_000_000

@@ -48,8 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue a killed run in --out")
     train.add_argument(
         "--init",
-        help="start from this run's weights (fine-tune), or a shipped model's: general "
-        "(default: general, when it reads every character of the data; see --no-init)",
+        help="start from this run's weights (fine-tune), or a shipped model's: general, "
+        "general-fast (default: general, when it reads every character of the data; see "
+        "--no-init)",
     )
 
     evaluate = commands.add_parser("evaluate", help="score a model on labelled data")

@@ -176,6 +176,16 @@ class TrainConfig:
         ),
     )
 
+    teacher: str | None = field(
+        default=None,
+        metadata={
+            "help": "also learn to read each column as this run (or shipped model) reads it: "
+            "distillation, for a smaller network learning from a larger one; same input, T "
+            "and charset",
+            "metavar": "RUN",
+        },
+    )
+
     def __post_init__(self) -> None:
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"epochs={self.epochs}: use at least 1")

@@ -65,7 +65,8 @@ class Backbone(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.convs(images)  # (B, C, H', T)
         x = self.collapse(x)  # (B, features, 1, T)
-        return x.flatten(2)  # (B, features, T)
+        # squeeze, not flatten: the ONNX graph then needs no run-time Shape/Slice/Concat/Reshape
+        return x.squeeze(2)  # (B, features, T)
 
 
 class Network(nn.Module):

@@ -29,6 +29,7 @@ from ctcocr.data.synth import SynthConfig
 from ctcocr.data.task_styles import check_task_input
 from ctcocr.runtime.shipped import init_run, shipped_run
 from ctcocr.training import prepare
+from ctcocr.training.distill import teacher_run
 from ctcocr.training.distributed import context_from_env
 from ctcocr.training.loaders import TrainingData
 from ctcocr.training.loop import fit
@@ -46,6 +47,11 @@ def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
     data, spec, summary = _training_data(args, synth, config, say)
     spec = prepare.with_training_record(spec, config, summary, data.augmentation)
     _check_same_run(args.out, spec, args.resume)
+    if config.teacher is not None:  # checked before the data loaders start
+        say(
+            f"distilling from {teacher_run(config.teacher, spec)} (--teacher): the training "
+            "loss shown adds the distillation term; validation loss is CTC's alone"
+        )
     say(
         f"training {spec.model.architecture} (T={spec.model.time_steps}, "
         f"{len(spec.charset.chars)} characters) into {args.out}"
@@ -167,17 +173,21 @@ def _training_data(
     if synth is not None:
         if args.data is not None:
             raise DataError(f"give either DATA ({args.data}) or --synthetic, not both")
-        if _init(args) is not None:
-            raise DataError("--init fine-tunes on image files: give DATA, not --synthetic")
         prepare.augmentation_for(config, synthetic=True)  # refuses --augment
         if config.rehearse:
             raise ConfigError(
                 f"--rehearse {config.rehearse:g} mixes synthetic CAPTCHAs into image files; "
                 "with --synthetic every image is synthetic already: drop --rehearse"
             )
+        init = _init(args)
+        if init is not None:  # a synthetic style learnt from a trained run (or a smaller net)
+            start = _initial(args, init, RunSpec(Charset(synth.charset), preprocess, model))
+            preprocess, model = start.preprocess, start.model
         check_task_input(style_named(synth.style), preprocess)  # gif, keep-color need flags
         data, spec = prepare.synthetic_data(synth, preprocess, model, config, given)
-        summary = {"source": "synthetic", "synth": synth.__dict__}
+        summary: dict[str, Any] = {"source": "synthetic", "synth": synth.__dict__}
+        if init is not None:
+            summary["init"] = str(init)
         return data, spec, {**summary, "fingerprint": {"synth": synth.__dict__}}
     if args.data is None:
         raise DataError("no training data: give a dataset path, or --synthetic")
@@ -206,18 +216,10 @@ def _file_data(
     )
     init = _start_from(args, charset, say)
     if init is not None:
-        from ctcocr.training.finetune import initial_spec
-
         if args.charset is None:
             labels = [sample.label for sample in [*train, *val]]
             charset = _with_same_kinds(charset, labels, init, say)
-
-        start = initial_spec(
-            init,
-            RunSpec(charset, preprocess, model),
-            given_fields(ModelConfig, args),
-            {**given_fields(PreprocessConfig, args), **_input_given(args)},
-        )
+        start = _initial(args, init, RunSpec(charset, preprocess, model))
         preprocess, model = start.preprocess, start.model
     spec = prepare.file_spec(train, val, charset, preprocess, model, given)
     augmentation = prepare.augmentation_for(config, synthetic=False)
@@ -233,6 +235,18 @@ def _file_data(
     if init is not None:
         summary["init"] = str(init)
     return data, spec, summary
+
+
+def _initial(args: argparse.Namespace, init: Path, spec: RunSpec) -> RunSpec:
+    """`spec` with the --init run's network and input, except what flags gave."""
+    from ctcocr.training.finetune import initial_spec
+
+    return initial_spec(
+        init,
+        spec,
+        given_fields(ModelConfig, args),
+        {**given_fields(PreprocessConfig, args), **_input_given(args)},
+    )
 
 
 def _check_out(args: argparse.Namespace) -> None:

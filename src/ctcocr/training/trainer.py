@@ -23,6 +23,7 @@ from ctcocr.core.run_folder import RunSpec
 from ctcocr.network.model import ctc_loss
 from ctcocr.network.weights import build_network
 from ctcocr.training import distributed
+from ctcocr.training.distill import distillation_loss, load_teacher
 
 
 @dataclass
@@ -84,6 +85,7 @@ class Trainer:
             self.network.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         self.config, self.progress = config, Progress()
+        self.teacher = load_teacher(config.teacher, spec, self.device) if config.teacher else None
         self.amp = _autocast(self.device, config.amp)
         fp16 = self.amp.device == "cuda" and self.amp.fast_dtype == torch.float16
         self.scaler = torch.amp.GradScaler(enabled=fp16)
@@ -133,6 +135,10 @@ class Trainer:
             with self.amp:
                 logits = self.model(batch_images)  # (B, T, C)
             loss = ctc_loss(logits, targets, lengths)
+            if self.teacher is not None:
+                with torch.no_grad(), self.amp:
+                    taught = self.teacher(batch_images)
+                loss = loss + distillation_loss(logits, taught, lengths)
             optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(optimizer)
