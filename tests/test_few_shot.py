@@ -23,6 +23,7 @@ from ctcocr.core.charset import (
 )
 from ctcocr.core.config import (
     DEFAULT_REHEARSE,
+    FEW_SHOT_AUGMENT,
     REHEARSE_BELOW,
     REHEARSE_UNTIL_SHOWN,
     ModelConfig,
@@ -31,9 +32,10 @@ from ctcocr.core.config import (
 )
 from ctcocr.core.errors import ConfigError
 from ctcocr.core.run_folder import RunSpec
+from ctcocr.data.augment import AugmentConfig
 from ctcocr.data.samples import Sample
 from ctcocr.training.loaders import ONE_PROCESS, TrainingData, epoch_loader, rehearsal_count
-from ctcocr.training.prepare import rehearsal_for
+from ctcocr.training.prepare import augmentation_for, rehearsal_for
 
 SPEC = RunSpec(Charset("0123456789"), PreprocessConfig(width=96, height=32), ModelConfig())
 
@@ -167,6 +169,39 @@ def test_fine_tuning_prints_and_records_the_rehearsal(
         *FAST,
     )
     assert off.code == 0 and "synthetic" not in off.out
+
+
+def test_fine_tuning_a_few_images_augments_harder_unless_told() -> None:
+    assert FEW_SHOT_AUGMENT > 1
+    usual, harder = AugmentConfig(), AugmentConfig().scaled(FEW_SHOT_AUGMENT)
+    assert augmentation_for(TrainConfig(), synthetic=False) == usual
+    assert augmentation_for(TrainConfig(), synthetic=False, few_shot=True) == harder
+    given = TrainConfig(augment_strength=0.5)
+    assert augmentation_for(given, synthetic=False, few_shot=True) == AugmentConfig().scaled(0.5)
+    assert augmentation_for(TrainConfig(augment=False), synthetic=False, few_shot=True) is None
+    assert augmentation_for(TrainConfig(augment_strength=0), synthetic=False, few_shot=True) is None
+    assert augmentation_for(TrainConfig(), synthetic=True, few_shot=True) is None
+
+
+def test_fine_tuning_says_and_records_the_stronger_augmentation(
+    cli, tiny_dataset: Path, tiny_run: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "tuned"
+    result = cli("train", tiny_dataset, "--init", tiny_run, "--out", out, *FAST)
+    assert result.code == 0, result.err
+    assert f"augmentation: {FEW_SHOT_AUGMENT:g} times the usual strength" in result.out
+    recorded = json.loads((out / "config.json").read_text())["training"]["augmentation"]
+    assert recorded["rotate_degrees"] == pytest.approx(
+        AugmentConfig().rotate_degrees * FEW_SHOT_AUGMENT
+    )
+    told = tmp_path / "told"
+    strength = ("--augment-strength", "1")
+    result = cli("train", tiny_dataset, "--init", tiny_run, "--out", told, *strength, *FAST)
+    assert result.code == 0 and "times the usual strength" not in result.out
+    recorded = json.loads((told / "config.json").read_text())["training"]["augmentation"]
+    assert recorded["rotate_degrees"] == AugmentConfig().rotate_degrees
+    scratch = cli("train", tiny_dataset, "--out", tmp_path / "scratch", *FAST)
+    assert scratch.code == 0 and "times the usual strength" not in scratch.out
 
 
 def test_rehearse_with_synthetic_data_or_shards_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

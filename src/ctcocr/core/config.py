@@ -28,6 +28,10 @@ REHEARSE_BELOW = 1000
 # lack the data's own characters cost more than they keep. Chosen between what the plates
 # measured: 5 and 9 times (25 and 50 labels) gained from rehearsal, 18 (100) lost 4 points.
 REHEARSE_UNTIL_SHOWN = 10.0
+# Fine-tuning on fewer than REHEARSE_BELOW images augments this much harder (every range and
+# probability of AugmentConfig times it): a few dozen images need more variety to stand for
+# their kind (measured in docs/general-model.md).
+FEW_SHOT_AUGMENT = 1.5
 # An RGB distance: with --keep-color red on white paper, (230, 20, 20) is full ink,
 # (200, 30, 30) almost, dark red (139, 0, 0) barely, orange (255, 165, 0) and black not at all.
 DEFAULT_COLOUR_TOLERANCE = 120.0
@@ -159,8 +163,12 @@ class TrainConfig:
         default=None,
         metadata=_help("augment training images (default: on for image files, off for synthetic)"),
     )
-    augment_strength: float = field(
-        default=1.0, metadata=_help("scale of every augmentation range and probability")
+    augment_strength: float | None = field(
+        default=None,
+        metadata=_help(
+            "scale of every augmentation range and probability (default: 1, and "
+            f"{FEW_SHOT_AUGMENT:g} when fine-tuning on fewer than {REHEARSE_BELOW:,} images)"
+        ),
     )
     ignore_case: bool = field(
         default=False, metadata=_help("lower-case every label (for sets that disagree on case)")
@@ -199,7 +207,7 @@ class TrainConfig:
             raise ConfigError(f"repeat_rare={self.repeat_rare}: use a share from 0 (off) to 1")
         if self.min_epoch_images < 0:
             raise ConfigError(f"min_epoch_images={self.min_epoch_images}: use 0 (off) or more")
-        if self.augment_strength < 0:
+        if self.augment_strength is not None and self.augment_strength < 0:
             raise ConfigError(f"augment_strength={self.augment_strength}: use 0 or more")
         if self.rehearse is not None and not 0 <= self.rehearse < 1:
             raise ConfigError(f"rehearse={self.rehearse}: use a share from 0 (off) to below 1")

@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from ctcocr.core.charset import Charset, same_kinds
-from ctcocr.core.config import ModelConfig, PreprocessConfig, TrainConfig
+from ctcocr.core.config import (
+    FEW_SHOT_AUGMENT,
+    REHEARSE_BELOW,
+    ModelConfig,
+    PreprocessConfig,
+    TrainConfig,
+)
 from ctcocr.core.config_flags import from_args, given_fields
 from ctcocr.core.errors import ConfigError, DataError, ModelFileError
 from ctcocr.core.run_folder import (
@@ -222,7 +228,13 @@ def _file_data(
         start = _initial(args, init, RunSpec(charset, preprocess, model))
         preprocess, model = start.preprocess, start.model
     spec = prepare.file_spec(train, val, charset, preprocess, model, given)
-    augmentation = prepare.augmentation_for(config, synthetic=False)
+    few_shot = init is not None and len(train) < REHEARSE_BELOW
+    augmentation = prepare.augmentation_for(config, synthetic=False, few_shot=few_shot)
+    if few_shot and augmentation is not None and config.augment_strength is None:
+        say(
+            f"augmentation: {FEW_SHOT_AUGMENT:g} times the usual strength, for fine-tuning on "
+            f"{len(train)} images; --augment-strength sets it"
+        )
     rehearsal, share = prepare.rehearsal_for(config, spec, train, val, init is not None, say)
     data = TrainingData(val, train, augmentation=augmentation, rehearsal=rehearsal, rehearse=share)
     summary: dict[str, Any] = {"source": str(args.data), "train": len(train), "val": len(val)}

@@ -18,6 +18,7 @@ from typing import Any
 from ctcocr.core.charset import GENERAL_CHARSET, Charset, times_shown
 from ctcocr.core.config import (
     DEFAULT_REHEARSE,
+    FEW_SHOT_AUGMENT,
     REHEARSE_BELOW,
     REHEARSE_UNTIL_SHOWN,
     ModelConfig,
@@ -118,8 +119,12 @@ def _read(path: Path, label_pattern: str, ignore_case: bool, log: Log) -> list[S
     return fold_case(samples) if ignore_case else samples
 
 
-def augmentation_for(config: TrainConfig, synthetic: bool) -> AugmentConfig | None:
-    """On by default for image files; synthetic CAPTCHAs are varied already."""
+def augmentation_for(
+    config: TrainConfig, synthetic: bool, few_shot: bool = False
+) -> AugmentConfig | None:
+    """On by default for image files; synthetic CAPTCHAs are varied already. `few_shot`
+    (fine-tuning on fewer than REHEARSE_BELOW images): FEW_SHOT_AUGMENT times as strong,
+    unless --augment-strength says."""
     if synthetic:
         if config.augment:
             raise ConfigError(
@@ -127,9 +132,16 @@ def augmentation_for(config: TrainConfig, synthetic: bool) -> AugmentConfig | No
                 "warps already: drop --augment"
             )
         return None
-    if config.augment is False or config.augment_strength == 0:
+    strength = augment_strength(config, few_shot)
+    if config.augment is False or strength == 0:
         return None
-    return AugmentConfig().scaled(config.augment_strength)
+    return AugmentConfig().scaled(strength)
+
+
+def augment_strength(config: TrainConfig, few_shot: bool) -> float:
+    if config.augment_strength is not None:
+        return config.augment_strength
+    return FEW_SHOT_AUGMENT if few_shot else 1.0
 
 
 def rehearsal_for(
