@@ -69,10 +69,10 @@ general-model: install
 	cp $(GENERAL_RUN)/config.json $(GENERAL_RUN)/model.safetensors $(GENERAL)/general/
 	cp $(GENERAL_RUN)/general.onnx $(GENERAL)/general.onnx
 
-# `general-fast`: the same styles and characters in half the layers (--depths 1,1,1,1, the
+# `general-fast`: the same styles and characters with one convolution per stage (--depths 1,1,1,1, the
 # speed target), trained GENERAL_MINUTES from scratch, then FAST_DISTILL_MINUTES more at half
 # the learning rate, distilled from the shipped general model (--teacher general: it reads the
-# real sets better, and the fast one learns from it what synthesis alone did not teach it).
+# real sets better, and the fast one learns from it some of what synthesis alone did not teach).
 # See docs/general-model.md#the-fast-variant.
 FAST_DISTILL_MINUTES ?= 45
 FAST_RUN := runs/general-fast

@@ -157,7 +157,7 @@ def test_the_general_model_is_small_and_reads_every_style_s_characters():
 
 
 @shipping("general-fast")
-def test_the_fast_general_model_reads_what_the_general_one_reads_in_half_the_layers():
+def test_the_fast_general_model_reads_what_the_general_one_reads_with_fewer_layers():
     fast, general = Recognizer("general-fast"), Recognizer("general")
     assert fast.charset == general.charset == GENERAL_CHARSET
     assert fast.spec.preprocess == general.spec.preprocess

@@ -4,8 +4,8 @@ named, what `Recognizer("captcha")` and `ctcocr predict captcha a.png` open, and
 
     models/general.onnx         reads many CAPTCHA styles (digits, a-z, A-Z, + - × = ?)
     models/general/             its run folder (config.json + model.safetensors), for --init
-    models/general-fast.onnx    the same characters and styles, half the layers: faster, less
-                                accurate on some real sets (docs/general-model.md)
+    models/general-fast.onnx    the same characters and styles, one convolution per stage:
+                                faster, less accurate on some real sets (docs/general-model.md)
     models/general-fast/        its run folder, for --init general-fast
     models/captcha.onnx         the `captcha` package's default style only (128x64, 0-9 A-Z)
 
@@ -22,8 +22,8 @@ from ctcocr.core.errors import ModelFileError
 MODELS = Path(__file__).parents[1] / "models"
 SHIPPED = {
     "general": "many CAPTCHA styles, digits + a-z + A-Z + arithmetic signs (the default)",
-    "general-fast": "the general model's characters and styles in a network of half the "
-    "layers: about 1.3x faster, less accurate on some real CAPTCHAs",
+    "general-fast": "the general model's characters and styles with one convolution per "
+    "stage: about 1.4x faster, less accurate on some real CAPTCHAs",
     "captcha": "the captcha package's default style only, digits + A-Z",
 }
 DEFAULT = "general"
