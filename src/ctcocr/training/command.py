@@ -10,13 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ctcocr.core.charset import Charset, same_kinds
-from ctcocr.core.config import (
-    FEW_SHOT_AUGMENT,
-    REHEARSE_BELOW,
-    ModelConfig,
-    PreprocessConfig,
-    TrainConfig,
-)
+from ctcocr.core.config import FEW_SHOT_AUGMENT, ModelConfig, PreprocessConfig, TrainConfig
 from ctcocr.core.config_flags import from_args, given_fields
 from ctcocr.core.errors import ConfigError, DataError, ModelFileError
 from ctcocr.core.run_folder import (
@@ -228,7 +222,7 @@ def _file_data(
         start = _initial(args, init, RunSpec(charset, preprocess, model))
         preprocess, model = start.preprocess, start.model
     spec = prepare.file_spec(train, val, charset, preprocess, model, given)
-    few_shot = init is not None and len(train) < REHEARSE_BELOW
+    few_shot = prepare.few_shot(train, fine_tuning=init is not None)
     augmentation = prepare.augmentation_for(config, synthetic=False, few_shot=few_shot)
     if few_shot and augmentation is not None and config.augment_strength is None:
         say(

@@ -68,4 +68,7 @@ def distillation_loss(
 
 def _input(spec: RunSpec) -> str:
     pre = spec.preprocess
-    return f"{pre.width}x{pre.height}, {pre.channels} channel(s), {pre.resize}"
+    shown = f"{pre.width}x{pre.height}, {pre.channels} channel(s), {pre.resize}, {pre.frames} frame"
+    if pre.keep_color is not None:
+        shown += f", --keep-color {pre.keep_color} (tolerance {pre.color_tolerance:g})"
+    return shown

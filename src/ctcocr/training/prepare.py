@@ -138,6 +138,12 @@ def augmentation_for(
     return AugmentConfig().scaled(strength)
 
 
+def few_shot(train: list[Sample], fine_tuning: bool) -> bool:
+    """Fine-tuning on fewer than REHEARSE_BELOW training images: where the defaults rehearse
+    and augment harder (a larger set stands for its kind by itself)."""
+    return fine_tuning and len(train) < REHEARSE_BELOW
+
+
 def augment_strength(config: TrainConfig, few_shot: bool) -> float:
     if config.augment_strength is not None:
         return config.augment_strength
@@ -164,8 +170,7 @@ def rehearsal_for(
     labels show their other characters fewer than REHEARSE_UNTIL_SHOWN times each, too few
     to keep them without it (cn_plates_lprnet, docs/general-model.md)."""
     asked = config.rehearse is not None
-    small = len(train) < REHEARSE_BELOW
-    share = config.rehearse if asked else DEFAULT_REHEARSE if fine_tuning and small else 0.0
+    share = config.rehearse if asked else DEFAULT_REHEARSE if few_shot(train, fine_tuning) else 0.0
     if not share:
         return None, 0.0
     samples = [*train, *val]
