@@ -48,6 +48,7 @@ from ctcocr.core.errors import ConfigError, DataError
 from ctcocr.core.run_folder import RunSpec, check_out, write_atomic
 from ctcocr.core.version import __version__
 from ctcocr.data.images import ImageInput, preprocess_batch
+from ctcocr.export.unread_rows import drop_unread_rows
 from ctcocr.network.weights import load_network
 from ctcocr.runtime.onnx_backend import SPEC_KEY
 
@@ -113,6 +114,9 @@ def _export_float(network: torch.nn.Module, spec: RunSpec, path: Path) -> None:
             opset_version=OPSET,
             dynamo=False,
         )
+    model = onnx.load(str(path))
+    if drop_unread_rows(model):  # the same logits, less work (export/unread_rows.py)
+        onnx.save(model, str(path))
 
 
 def store_half(model: onnx.ModelProto) -> None:
