@@ -7,16 +7,17 @@ training from scratch, scored on the set's whole test split.
     python benchmarks/fewshot.py --sets captcha_images_v2 --sizes 50 --seeds 0,1,2
 
 Each run trains on the first N rows of a seeded shuffle of the set's train.csv with ctcocr's
-defaults for the data it is given (so its validation is held out of the N, as a user's would
-be: the set's val.csv is not used), then `ctcocr evaluate` reads the whole test.csv. "general"
-runs add `--init general` (the shipped general model, or --init) and train fine-tuning's
-default plan (or --general-minutes); "scratch" runs add `--no-init` (--scratch-flags) and train
-`--minutes`. Where every one of the N labels has one length L, the run is also read with
-`--length L` (the decoding constraint the training's last line suggests; after the slash in
-the table). `--seeds 0,1,2` draws the N images three ways and trains each (seed 0 in
-OUT/SET/, seed S in OUT/SET/seed-S/): with N this small, which images are drawn and the
-epoch kept on their few held-out ones move a run by several points, so the table shows the
-mean and each seed's figure. Prints a table and draws the learning curves (of the means).
+defaults for the data it is given, as a user's would (the set's val.csv is not used: a
+fine-tuning on fewer than 200 images trains on all N and keeps its last epoch, a scratch run
+holds 10% of the N out to choose its epoch), then `ctcocr evaluate` reads the whole
+test.csv. "general" runs add `--init general` (the shipped general model, or --init) and
+train fine-tuning's default plan (or --general-minutes); "scratch" runs add `--no-init`
+(--scratch-flags) and train `--minutes`. Where every one of the N labels has one length L,
+the run is also read with `--length L` (the decoding constraint the training's last line
+suggests; after the slash in the table). `--seeds 0,1,2` draws the N images three ways and
+trains each (seed 0 in OUT/SET/, seed S in OUT/SET/seed-S/): with N this small, which images
+are drawn moves a run by several points, so the table shows the mean and each seed's figure.
+Prints a table and draws the learning curves (of the means).
 Run again, the command reuses the scores of runs already done (`--fresh` trains them again;
 `--table-only` trains nothing). Two commands may share an --out: `--starts general` on one
 core and `--starts scratch` on the other.

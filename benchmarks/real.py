@@ -60,8 +60,12 @@ def train_and_test(
     ctcocr("train", str(train), *flags, *extra, capture=False)
     result = json.loads(ctcocr("evaluate", str(run), str(root / "test.csv"), "--json"))
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    # training's rule: the best accuracy, ties to the lower validation loss
-    best = max(metrics, key=lambda m: (m["sequence_accuracy"], -m["val_loss"]))
+    # training's rule: the best accuracy, ties to the lower validation loss; the last epoch
+    # when no image was held out (fine-tuning a few images)
+    validated = [m for m in metrics if "sequence_accuracy" in m]
+    best = max(
+        validated, key=lambda m: (m["sequence_accuracy"], -m["val_loss"]), default=metrics[-1]
+    )
     return {
         "sequence_accuracy": result["sequence_accuracy"],
         "character_accuracy": result["character_accuracy"],

@@ -58,11 +58,13 @@ def train_command(args: argparse.Namespace, synth: SynthConfig | None) -> int:
     )
     init = Path(summary["init"]) if "init" in summary else None
     progress = fit(args.out, spec, data, config, resume=args.resume, init=init)
-    say(
+    kept = (
         f"best validation sequence accuracy {progress.best_accuracy:.2%} at epoch "
-        f"{progress.best_epoch}; model in {args.out}/ ({WEIGHTS}, {CONFIG}), "
-        f"curves in {args.out / CURVES}"
+        f"{progress.best_epoch}"
+        if data.validates
+        else f"no images held out: kept the last epoch, {progress.best_epoch}"
     )
+    say(f"{kept}; model in {args.out}/ ({WEIGHTS}, {CONFIG}), curves in {args.out / CURVES}")
     if (hint := length_hint(data, args.out)) is not None:
         say(hint)
     return 0
@@ -221,6 +223,13 @@ def _file_data(
             charset = _with_same_kinds(charset, labels, init, say)
         start = _initial(args, init, RunSpec(charset, preprocess, model))
         preprocess, model = start.preprocess, start.model
+    if args.val is None:
+        train, val = prepare.held_out(train, config, fine_tuning=init is not None, log=say)
+    if not val and config.patience:
+        raise ConfigError(
+            f"--patience {config.patience} stops when validation stops improving, and no "
+            "image is held out for it: give --val DATA or --val-fraction 0.1, or drop --patience"
+        )
     spec = prepare.file_spec(train, val, charset, preprocess, model, given)
     few_shot = prepare.few_shot(train, fine_tuning=init is not None)
     augmentation = prepare.augmentation_for(config, synthetic=False, few_shot=few_shot)

@@ -62,10 +62,10 @@ def compare_command(args: argparse.Namespace, synth: SynthConfig | None) -> dict
     given = [Path(p) for p in (args.data, args.val, args.test) if p is not None]
     check_out(out, folder=True, data=given)  # before the first model trains
     config = from_args(TrainConfig, args)
+    test = _test_data(args, synth, config, out)  # before training: a missing test set stops it
     for model in models:
         run_args = argparse.Namespace(**{**vars(args), "architecture": model, "out": out / model})
         train_command(run_args, synth)
-    test = _test_data(args, synth, config, out)
     rows = []
     for model in models:
         print(f"scoring {model} on {test}")
@@ -102,7 +102,9 @@ def _row(model: str, run: Path, metrics: dict[str, Any]) -> dict[str, Any]:
         "train_images_per_s": statistics.median(speeds) if speeds else 0.0,
         "minutes": epochs[-1]["elapsed_s"] / 60 if epochs else 0.0,
         "epochs": len(epochs),
-        "best_val_sequence_accuracy": max((e["sequence_accuracy"] for e in epochs), default=0.0),
+        "best_val_sequence_accuracy": max(
+            (e["sequence_accuracy"] for e in epochs if "sequence_accuracy" in e), default=0.0
+        ),
         "latency_ms": metrics["latency_ms"]["batch_1"],
         "run": str(run),
         "report": str(run / "report" / "report.html"),
@@ -127,9 +129,16 @@ def _test_data(
     from ctcocr.training import prepare
 
     # The same seeded split train_command held out, so no model is scored on its training data.
-    _, held_out, _ = prepare.file_data(
+    samples, _, _ = prepare.file_data(
         args.data, None, config, args.charset, args.label_pattern, log=lambda _: None
     )
+    # (compare names each --model, so its runs train from scratch: not fine-tuning)
+    _, held_out = prepare.held_out(samples, config, fine_tuning=False, log=lambda _: None)
+    if not held_out:
+        raise ConfigError(
+            "--val-fraction 0 holds no image out to score the models on: give --test DATA, "
+            "--val DATA or a --val-fraction above 0"
+        )
     manifest = out / "heldout.csv"
     rows = [(str(s.path.resolve()), s.label) for s in held_out]
     write_atomic(manifest, lambda tmp: _write_manifest(tmp, rows))

@@ -105,6 +105,6 @@ def _draw_panels(axes: Any, rows: list[Row]) -> None:
 def _best_title(rows: list[Row]) -> str:
     xs, ys = series(rows, "sequence_accuracy")
     if not ys:
-        return "no validation sequence accuracy recorded"
+        return "no validation sequence accuracy (no images held out: the last epoch is kept)"
     best = max(range(len(ys)), key=ys.__getitem__)
     return f"best sequence accuracy {ys[best]:.2%} at epoch {xs[best]:g}"

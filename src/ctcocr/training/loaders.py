@@ -43,6 +43,11 @@ class TrainingData:
     rehearsal: SynthConfig | None = None  # synthetic images mixed with the files
     rehearse: float = 0.0  # their share of each epoch
 
+    @property
+    def validates(self) -> bool:
+        """False when no image is held out (a few images, fine-tuned): the last epoch is kept."""
+        return len(self.val) > 0  # type: ignore[arg-type]
+
 
 def rehearsal_count(files: int, share: float) -> int:
     """Synthetic images to add to `files` image files for them to be `share` of the epoch."""

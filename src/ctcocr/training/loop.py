@@ -66,7 +66,11 @@ def fit(
     scalars = ScalarLog(run_dir) if config.tensorboard and ranks.is_main else None
     log = log if ranks.is_main else silent
     _start(trainer, run_dir, spec, data, resume, init, log)
-    val_loader = make_loader(data.val, spec, config, shuffle=False, workers=0, ranks=ranks)
+    val_loader = (
+        make_loader(data.val, spec, config, shuffle=False, workers=0, ranks=ranks)
+        if data.validates
+        else None
+    )
     steps = len(epoch_loader(data, spec, config, 0, ranks))
     epochs, minutes = config.limits(steps, fine_tuning=init is not None)
     budget_s = minutes * 60 if minutes else math.inf
@@ -92,7 +96,12 @@ def fit(
             break
     if ranks.is_main:
         draw_curves(run_dir)
-        if (run_dir / WEIGHTS).exists():  # under torchrun: on rank 0's share of validation
+        if val_loader is None:
+            log(
+                "confidence not calibrated (no images held out): `ctcocr calibrate "
+                f"{run_dir} DATA` fits it on labelled images this run did not train on"
+            )
+        elif (run_dir / WEIGHTS).exists():  # under torchrun: on rank 0's share of validation
             calibrate_on_validation(run_dir, spec, val_loader, trainer.device, log)
         if scalars is not None:
             scalars.close()
@@ -148,17 +157,24 @@ def _epoch(
     trainer: Trainer,
     data: TrainingData,
     spec: RunSpec,
-    val_loader: DataLoader,
+    val_loader: DataLoader | None,
     epochs: int | None,
     budget_s: float,
 ) -> tuple[dict[str, Any], bool]:
-    """Train one epoch and validate -> (the metrics record, whether it is the best so far)."""
+    """Train one epoch and validate -> (the metrics record, whether it is the best so far).
+    Without validation images every epoch is the one kept: the last."""
     progress, ranks = trainer.progress, trainer.ranks
     loader = epoch_loader(data, spec, trainer.config, progress.epoch, ranks)
     total_steps = epochs * len(loader) if epochs else None
     started = time.monotonic()
     train_loss, images = trainer.train_epoch(loader, total_steps, budget_s)
     images_per_s = images / max(1e-9, time.monotonic() - started)
+    if val_loader is None:
+        trainer.tick()
+        progress.epoch += 1
+        progress.best_epoch = progress.epoch
+        record = epoch_record(progress, train_loss, None, trainer.optimizer, images_per_s)
+        return record, True
     val_loss, scores = validate(trainer.network, val_loader, spec, trainer.device, ranks)
     trainer.tick()
     progress.epoch += 1
@@ -169,7 +185,8 @@ def _epoch(
     if improved:
         progress.best_accuracy, progress.best_epoch = scores.sequence_accuracy, progress.epoch
         progress.best_loss = val_loss
-    record = epoch_record(progress, train_loss, val_loss, scores, trainer.optimizer, images_per_s)
+    validation = (val_loss, scores)
+    record = epoch_record(progress, train_loss, validation, trainer.optimizer, images_per_s)
     return record, improved
 
 

@@ -82,33 +82,42 @@ def calibrate_on_validation(
 def epoch_record(
     progress: Progress,
     train_loss: float,
-    val_loss: float,
-    scores: Scores,
+    validation: tuple[float, Scores] | None,
     optimizer: torch.optim.Optimizer,
     images_per_s: float,
 ) -> dict[str, Any]:
-    return {
+    """One metrics.jsonl line; `validation` (loss, scores) is None when no image is held out,
+    and its keys are then left out."""
+    record: dict[str, Any] = {
         "epoch": progress.epoch,
         "step": progress.step,
         "elapsed_s": round(progress.elapsed_s, 2),
         "train_loss": round(train_loss, 5),
-        "val_loss": round(val_loss, 5),
-        "sequence_accuracy": scores.sequence_accuracy,
-        "character_accuracy": round(scores.character_accuracy, 5),
-        "lr": optimizer.param_groups[0]["lr"],
-        "images_per_s": round(images_per_s, 1),
     }
+    if validation is not None:
+        val_loss, scores = validation
+        record["val_loss"] = round(val_loss, 5)
+        record["sequence_accuracy"] = scores.sequence_accuracy
+        record["character_accuracy"] = round(scores.character_accuracy, 5)
+    record["lr"] = optimizer.param_groups[0]["lr"]
+    record["images_per_s"] = round(images_per_s, 1)
+    return record
 
 
 def epoch_line(record: dict[str, Any], improved: bool, left_s: float | None = None) -> str:
     """One epoch's metrics; `left_s`: the estimated time the plan has left."""
+    validated = "val_loss" in record
+    validation = (
+        f"val loss {record['val_loss']:.4f}  seq acc {record['sequence_accuracy']:.2%}  "
+        f"char acc {record['character_accuracy']:.2%}  "
+        if validated
+        else ""
+    )
     return (
-        f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  "
-        f"val loss {record['val_loss']:.4f}  "
-        f"seq acc {record['sequence_accuracy']:.2%}  char acc {record['character_accuracy']:.2%}  "
+        f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  {validation}"
         f"{record['images_per_s']:.0f} img/s  {record['elapsed_s'] / 60:.1f} min"
         + (f"  ~{duration(left_s)} left" if left_s is not None else "")
-        + ("  (best, saved)" if improved else "")
+        + (("  (best, saved)" if validated else "  (saved)") if improved else "")
     )
 
 

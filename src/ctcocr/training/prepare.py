@@ -18,7 +18,9 @@ from typing import Any
 from ctcocr.core.charset import GENERAL_CHARSET, Charset, times_shown
 from ctcocr.core.config import (
     DEFAULT_REHEARSE,
+    DEFAULT_VAL_FRACTION,
     FEW_SHOT_AUGMENT,
+    HOLD_OUT_FROM,
     REHEARSE_BELOW,
     REHEARSE_UNTIL_SHOWN,
     ModelConfig,
@@ -81,7 +83,8 @@ def file_data(
     label_pattern: str = DEFAULT_LABEL_PATTERN,
     log: Log = print_line,
 ) -> tuple[list[Sample], list[Sample], Charset]:
-    """Read, split and check labelled files -> (train, val, charset)."""
+    """Read and check labelled files -> (train, val, charset). Without --val, `val` is empty
+    and `held_out` splits it from `train` (how much depends on whether the run fine-tunes)."""
     train = _read(train_path, label_pattern, config.ignore_case, log)
     val = _read(val_path, label_pattern, config.ignore_case, log) if val_path is not None else []
     overlap = {s.path.resolve() for s in train} & {s.path.resolve() for s in val}
@@ -97,17 +100,45 @@ def file_data(
         log(f"skipped {len(bad)} unreadable image(s) (--skip-bad)")
     kept = set(good)
     train, val = [s for s in train if s in kept], [s for s in val if s in kept]
-    if val_path is None:
-        train, val = split(train, config.val_fraction, config.seed)
-        log(
-            f"no --val given: held out {len(val)} of {len(train) + len(val)} images "
-            f"(seed {config.seed}) for validation"
-        )
-    elif not val:
+    if val_path is not None and not val:
         raise DataError(f"{val_path}: no readable validation images are left")
     # Inferred from all the labels given, so a held-out split never meets an unknown character.
     chars = Charset(charset) if charset else Charset.from_labels(s.label for s in [*train, *val])
     return train, val, chars
+
+
+def val_share(config: TrainConfig, count: int, fine_tuning: bool) -> float:
+    """The share of `count` labelled images held out when no --val is given: --val-fraction,
+    else none when fine-tuning on fewer than HOLD_OUT_FROM, else DEFAULT_VAL_FRACTION."""
+    if config.val_fraction is not None:
+        return config.val_fraction
+    return 0.0 if fine_tuning and count < HOLD_OUT_FROM else DEFAULT_VAL_FRACTION
+
+
+def held_out(
+    samples: list[Sample], config: TrainConfig, fine_tuning: bool, log: Log = print_line
+) -> tuple[list[Sample], list[Sample]]:
+    """(train, val) from the labelled images when no --val is given: a seeded split of
+    `val_share`, or every image to train on."""
+    share = val_share(config, len(samples), fine_tuning)
+    if share == 0:
+        why = (
+            "--val-fraction 0"
+            if config.val_fraction is not None
+            else f"fine-tuning on fewer than {HOLD_OUT_FROM} images"
+        )
+        log(
+            f"no --val given and {why}: none of the {len(samples)} images is held out; every "
+            "one trains, the last epoch is kept and confidence is not calibrated "
+            "(--val DATA or --val-fraction 0.1 hold some out)"
+        )
+        return list(samples), []
+    train, val = split(samples, share, config.seed)
+    log(
+        f"no --val given: held out {len(val)} of {len(samples)} images "
+        f"(seed {config.seed}) for validation"
+    )
+    return train, val
 
 
 def _read(path: Path, label_pattern: str, ignore_case: bool, log: Log) -> list[Sample]:
