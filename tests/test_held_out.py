@@ -5,6 +5,7 @@ is kept and the confidence is left uncalibrated, each said in the log)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from conftest import FAST
 
 from ctcocr.core.config import DEFAULT_VAL_FRACTION, HOLD_OUT_FROM, TrainConfig
 from ctcocr.core.errors import ConfigError
+from ctcocr.core.run_folder import read_spec
 from ctcocr.data.samples import Sample
+from ctcocr.evaluation.temperature import save_temperature
 from ctcocr.training.prepare import held_out, val_share
 
 
@@ -53,20 +56,25 @@ def test_held_out_says_why_nothing_is_held_out() -> None:
 def test_fine_tuning_a_few_images_trains_on_all_and_keeps_the_last_epoch(
     cli, tiny_dataset: Path, tiny_run: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
+    start_run = tmp_path / "start"
+    shutil.copytree(tiny_run, start_run)
+    save_temperature(start_run, read_spec(start_run), 0.7)  # a temperature of its own
     out = tmp_path / "tuned"
     result = cli(
-        "train", tiny_dataset, "--init", tiny_run, "--out", out, *FAST[2:], "--epochs", "2"
+        "train", tiny_dataset, "--init", start_run, "--out", out, *FAST[2:], "--epochs", "2"
     )  # fmt: skip
     assert result.code == 0, result.err
     assert "none of the 48 images is held out" in result.out
     assert "(saved)" in result.out and "(best, saved)" not in result.out
     assert "no images held out: kept the last epoch, 2" in result.out
-    assert "confidence not calibrated" in result.out and f"ctcocr calibrate {out}" in result.out
+    start = 0.7
+    assert "confidence temperature 0.7, the starting model's" in result.out
+    assert f"ctcocr calibrate {out}" in result.out
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [line["epoch"] for line in lines] == [1, 2]
     assert all("val_loss" not in line and "sequence_accuracy" not in line for line in lines)
     stored = json.loads((out / "config.json").read_text())
-    assert stored["temperature"] == 1.0
+    assert stored["temperature"] == start
     assert (stored["training"]["data"]["train"], stored["training"]["data"]["val"]) == (48, 0)
     assert (out / "model.safetensors").is_file() and (out / "training.png").is_file()
     # the run reads: the same command as any other
@@ -119,3 +127,14 @@ def test_compare_with_nothing_held_out_and_no_test_stops_before_training(
     assert result.code != 0
     assert "--val-fraction 0" in result.err and "--test DATA" in result.err
     assert not (out / "cnn").exists()
+
+
+def test_from_scratch_with_nothing_held_out_the_confidence_stays_uncalibrated(
+    cli, tiny_dataset: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "scratch"
+    result = cli("train", tiny_dataset, "--out", out, "--val-fraction", "0", *FAST)
+    assert result.code == 0, result.err
+    assert "--val-fraction 0: none of the 48 images is held out" in result.out
+    assert "confidence not calibrated (no images held out)" in result.out
+    assert json.loads((out / "config.json").read_text())["temperature"] == 1.0

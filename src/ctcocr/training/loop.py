@@ -42,6 +42,7 @@ from ctcocr.training.outputs import (
     print_line,
     save_epoch,
     silent,
+    temperature_without_validation,
 )
 from ctcocr.training.resume_state import load_resume_state
 from ctcocr.training.tensorboard_log import ScalarLog
@@ -97,10 +98,7 @@ def fit(
     if ranks.is_main:
         draw_curves(run_dir)
         if val_loader is None:
-            log(
-                "confidence not calibrated (no images held out): `ctcocr calibrate "
-                f"{run_dir} DATA` fits it on labelled images this run did not train on"
-            )
+            temperature_without_validation(run_dir, spec, init, log)
         elif (run_dir / WEIGHTS).exists():  # under torchrun: on rank 0's share of validation
             calibrate_on_validation(run_dir, spec, val_loader, trainer.device, log)
         if scalars is not None:

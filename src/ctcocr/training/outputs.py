@@ -19,7 +19,7 @@ from ctcocr.core.config import (
     DEFAULT_MIN_STEPS,
     TrainConfig,
 )
-from ctcocr.core.run_folder import CURVES, METRICS, RunSpec, append_metrics
+from ctcocr.core.run_folder import CURVES, METRICS, RunSpec, append_metrics, read_spec
 from ctcocr.evaluation.calibration import calibrate_logits
 from ctcocr.evaluation.scores import Scores
 from ctcocr.evaluation.temperature import save_temperature
@@ -76,6 +76,25 @@ def calibrate_on_validation(
     log(
         f"confidence temperature {fit.temperature:.3g} on {fit.count} validation images: "
         f"calibration error {fit.ece_before:.1%} -> {fit.ece_after:.1%}"
+    )
+
+
+def temperature_without_validation(
+    run_dir: Path, spec: RunSpec, init: Path | None, log: Log
+) -> None:
+    """No image was held out to fit the confidence temperature on. A fine-tuned run keeps its
+    starting run's (fitted on that run's validation images): such runs are under-confident at
+    1, and the start's temperature brought the calibration error closer on all four shared
+    sets' test splits (docs/guide.md#validation-images). From scratch it stays 1."""
+    how = f"`ctcocr calibrate {run_dir} DATA` fits it on labelled images this run did not train on"
+    if init is None:
+        log(f"confidence not calibrated (no images held out): {how}")
+        return
+    temperature = read_spec(init).temperature
+    save_temperature(run_dir, spec, temperature)
+    log(
+        f"confidence temperature {temperature:.3g}, the starting model's (no images held out "
+        f"to fit one on): {how}"
     )
 
 
