@@ -46,6 +46,32 @@ def test_plot_training_curves_writes_png(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.parent.iterdir()) == ["curves.png"]
 
 
+def test_plot_training_curves_without_validation_says_why_the_panel_is_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fine-tuning with nothing held out records no validation keys: the accuracy panel
+    says so, and the title names the last epoch kept."""
+    rows = [{"epoch": e, "step": 16 * e, "elapsed_s": 9.0 * e, "train_loss": 1 / e, "lr": 1e-3}
+            for e in (1, 2, 3)]  # fmt: skip
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    import matplotlib.figure
+
+    texts: list[str] = []
+    original = matplotlib.figure.Figure.savefig
+
+    def keep_texts(figure, *args, **kwargs):  # type: ignore[no-untyped-def]
+        texts.extend(t.get_text() for ax in figure.axes for t in ax.texts)
+        texts.append(figure._suptitle.get_text())
+        return original(figure, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep_texts)
+    out = plot_training_curves(metrics, tmp_path / "curves.png")
+    assert out.is_file()
+    assert "no images held out:\nthe last epoch is kept" in texts
+    assert any("the last epoch is kept" in t and "no validation" in t for t in texts)
+
+
 def test_plot_training_curves_empty_file_raises(tmp_path: Path) -> None:
     empty = tmp_path / "metrics.jsonl"
     empty.write_text("", encoding="utf-8")

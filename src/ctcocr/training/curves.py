@@ -99,6 +99,12 @@ def _draw_panels(axes: Any, rows: list[Row]) -> None:
         ax_loss.set_yscale("log")
     ax_acc.set_ylim(0.0, 1.0)
     ax_acc.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    if not series(rows, "sequence_accuracy")[0]:  # nothing held out (a few images, fine-tuned)
+        ax_acc.set_xlim(ax_loss.get_xlim())
+        ax_acc.text(
+            0.5, 0.5, "no images held out:\nthe last epoch is kept",
+            transform=ax_acc.transAxes, ha="center", va="center", color="0.4",
+        )  # fmt: skip
     ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
 
 
