@@ -8,9 +8,9 @@ the pool reads 2; without the third its export reads an image in 0.26 ms instead
 (docs/general-model.md). The logits are the same to the last bit: the rows kept are computed
 from the same inputs and weights.
 
-Only the ONNX file changes: training keeps plain convolutions, and a Pad in front of the
-convolution (what a PyTorch module would have to export for uneven padding) would cost
-onnxruntime more than the row saves.
+Only the ONNX file changes: training keeps plain convolutions. (A PyTorch module with uneven
+padding exports a Pad in front of the convolution, which onnxruntime's optimizer leaves as a
+node of its own, and a chain of shape arithmetic with it; editing the padding here does not.)
 
 >>> trimmed = drop_unread_rows(model)   # names of the convolutions that now make fewer rows
 """
