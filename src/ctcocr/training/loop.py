@@ -167,25 +167,27 @@ def _epoch(
     started = time.monotonic()
     train_loss, images = trainer.train_epoch(loader, total_steps, budget_s)
     images_per_s = images / max(1e-9, time.monotonic() - started)
-    if val_loader is None:
-        trainer.tick()
-        progress.epoch += 1
-        progress.best_epoch = progress.epoch
-        record = epoch_record(progress, train_loss, None, trainer.optimizer, images_per_s)
-        return record, True
-    val_loss, scores = validate(trainer.network, val_loader, spec, trainer.device, ranks)
+    validation = (
+        validate(trainer.network, val_loader, spec, trainer.device, ranks)
+        if val_loader is not None
+        else None
+    )
     trainer.tick()
     progress.epoch += 1
-    improved = (scores.sequence_accuracy, -val_loss) > (
-        progress.best_accuracy,
-        -progress.best_loss,
-    )  # the same on every rank: validation is reduced across ranks
+    improved = validation is None or _better(progress, *validation)
     if improved:
-        progress.best_accuracy, progress.best_epoch = scores.sequence_accuracy, progress.epoch
-        progress.best_loss = val_loss
-    validation = (val_loss, scores)
+        progress.best_epoch = progress.epoch
+        if validation is not None:
+            progress.best_loss, scores = validation
+            progress.best_accuracy = scores.sequence_accuracy
     record = epoch_record(progress, train_loss, validation, trainer.optimizer, images_per_s)
     return record, improved
+
+
+def _better(progress: Progress, val_loss: float, scores: Scores) -> bool:
+    """Better than the best epoch so far: a higher sequence accuracy, ties to the lower
+    validation loss (the same on every rank: validation is reduced across ranks)."""
+    return (scores.sequence_accuracy, -val_loss) > (progress.best_accuracy, -progress.best_loss)
 
 
 @torch.no_grad()

@@ -129,8 +129,8 @@ def held_out(
         )
         log(
             f"no --val given and {why}: none of the {len(samples)} images is held out; every "
-            "one trains and the last epoch is kept (--val DATA or --val-fraction 0.1 hold "
-            "some out)"
+            f"one trains and the last epoch is kept (--val DATA or --val-fraction "
+            f"{DEFAULT_VAL_FRACTION:g} hold some out)"
         )
         return list(samples), []
     train, val = split(samples, share, config.seed)
