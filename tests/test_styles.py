@@ -199,8 +199,8 @@ def test_styles_are_documented_and_weighted():
     for name, style in STYLES.items():
         assert style.name == name
         assert type(style).__doc__ and len(type(style).__doc__.split()) > 8, name
-        assert style.weight > 0 or isinstance(style, Mix)
-    assert 10 <= len(STYLES) <= 16
+        assert style.weight > 0 or isinstance(style, Mix) or name == "condensed"
+    assert 10 <= len(STYLES) <= 17
 
 
 def test_drawing_reads_no_torch():
@@ -216,3 +216,48 @@ def test_the_default_style_is_captcha():
     default = CaptchaSynth(SynthConfig(), seed=1).sample(0)
     named = CaptchaSynth(SynthConfig(style="captcha"), seed=1).sample(0)
     assert default[1] == named[1] and _digest(default[0]) == _digest(named[0])
+
+
+def test_glyph_width_condenses_each_character_and_the_line():
+    import numpy as np
+
+    from ctcocr.data.fonts import available_fonts, open_font
+    from ctcocr.data.glyphs import GlyphSpec, glyph_tile, text_line
+
+    font = open_font(available_fonts()[0].path, 40)
+    tiles, lines = {}, {}
+    for width in (1.0, 0.6, 1.3):
+        specs = [GlyphSpec(c, font, 40.0, (0, 0, 0), "solid", 0.0, 0.0, width) for c in "mw"]
+        tiles[width] = glyph_tile(specs[0], np.random.default_rng(0))
+        lines[width] = text_line(specs, [2.0, 2.0], np.random.default_rng(0))
+    for width in (0.6, 1.3):
+        assert tiles[width].height == tiles[1.0].height
+        assert lines[width].height == lines[1.0].height
+        assert tiles[width].width == pytest.approx(tiles[1.0].width * width, abs=1)
+        # the advance shrinks with the glyph: no wider gaps between condensed characters
+        assert lines[width].width == pytest.approx(lines[1.0].width * width, rel=0.12)
+
+
+def test_the_condensed_style_draws_narrower_glyphs_than_its_fonts():
+    from dataclasses import replace
+
+    import numpy as np
+
+    from ctcocr.data.fonts import available_fonts
+    from ctcocr.data.render import draw_captcha
+    from ctcocr.data.styles import mix_components, style_named
+
+    condensed = style_named("condensed")
+    assert condensed.glyph_width[1] < 1.0
+    assert condensed not in mix_components()  # the shipped general model never saw it
+    plain = replace(condensed, glyph_width=(1.0, 1.0), spacing=(0.0, 0.0), lines=(0, 0))
+    narrow = replace(plain, glyph_width=(0.6, 0.6))
+    fonts = available_fonts()
+
+    def ink_width(style):
+        image = draw_captcha(style, "mwmw", fonts, np.random.default_rng(5)).convert("L")
+        dark = np.asarray(image) < 100
+        columns = np.flatnonzero(dark.any(axis=0))
+        return columns[-1] - columns[0]
+
+    assert ink_width(narrow) < 0.8 * ink_width(plain)

@@ -1,7 +1,7 @@
 """The text of a synthetic CAPTCHA: one RGBA tile per character, set in a line.
 
 Each character is drawn in its own tile so that it can have its own font, size, colour,
-rotation and effect (solid, hollow, outlined, shadowed, dotted, smudged), then the tiles are
+rotation, width and effect (solid, hollow, outlined, shadowed, dotted, smudged), then the tiles are
 set on a shared baseline with a gap that may be negative (the characters overlap).
 
 >>> font = open_font(available_fonts()[0].path, 37)
@@ -31,6 +31,7 @@ class GlyphSpec:
     effect: str
     rotation: float  # degrees, counter-clockwise
     rise: float  # pixels up from the shared baseline
+    width: float = 1.0  # horizontal scale of the drawn glyph (< 1: condensed, > 1: extended)
 
 
 def _masks(char: str, font: ImageFont.FreeTypeFont, stroke: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,8 +91,11 @@ def glyph_tile(spec: GlyphSpec, rng: np.random.Generator) -> Image.Image:
     tile = np.dstack([rgb, alpha[..., None] * 255]).astype(np.uint8)
     image = Image.fromarray(tile, "RGBA")
     scale = spec.size / size
-    if scale < 0.98:
-        shrunk = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    if scale < 0.98 or abs(spec.width - 1.0) > 0.02:
+        shrunk = (
+            max(1, round(image.width * scale * spec.width)),
+            max(1, round(image.height * scale)),
+        )
         image = image.resize(shrunk, Image.Resampling.BILINEAR, reducing_gap=None)
     if spec.rotation:
         image = image.rotate(spec.rotation, Image.Resampling.BILINEAR, expand=True)
@@ -102,7 +106,9 @@ def text_line(specs: list[GlyphSpec], gaps: list[float], rng: np.random.Generato
     """The characters on one baseline, `gaps[i]` pixels after character i (negative: overlap),
     cropped to the ink with a 1-pixel margin."""
     tiles = [glyph_tile(spec, rng) for spec in specs]
-    advances = [spec.font.getlength(spec.char) * spec.size / spec.font.size for spec in specs]
+    advances = [
+        spec.font.getlength(spec.char) * spec.width * spec.size / spec.font.size for spec in specs
+    ]
     height = max(t.height for t in tiles) + int(max(abs(s.rise) for s in specs)) * 2 + 4
     width = int(sum(t.width for t in tiles) + sum(abs(g) for g in gaps)) + 8
     line = Image.new("RGBA", (width, height), (0, 0, 0, 0))

@@ -69,13 +69,14 @@ def _choose(fonts: list[Font], rng: np.random.Generator) -> Font:
 def _glyphs(
     style: Style, text: str, fonts: tuple[Font, ...], height: int, light: bool, rng
 ) -> list[GlyphSpec]:
-    """Font, size, colour, effect, rotation and rise of each character."""
+    """Font, size, width, colour, effect, rotation and rise of each character."""
     chosen = _choose(_pick_fonts(style, text, fonts), rng)
     bold = bool(rng.random() < style.bold)
     base = height * rng.uniform(*style.glyph_size)
     per_char = bool(rng.random() < style.colour_per_char)
     text_colour = colour(rng, light=not light, saturated=rng.random() < 0.5)
     effect = style.effects[int(rng.integers(0, len(style.effects)))]
+    width = rng.uniform(*style.glyph_width) if style.glyph_width != (1.0, 1.0) else 1.0
     specs = []
     for char in text:
         if style.font_per_char:
@@ -85,7 +86,7 @@ def _glyphs(
         fill = colour(rng, light=not light) if per_char else text_colour
         rotation = rng.uniform(-1, 1) * style.rotation
         rise = rng.uniform(-1, 1) * style.rise * height
-        specs.append(GlyphSpec(char, font, size, fill, effect, rotation, rise))
+        specs.append(GlyphSpec(char, font, size, fill, effect, rotation, rise, width))
     return specs
 
 

@@ -22,7 +22,7 @@ class Style:
     shares of the image height unless said otherwise; probabilities are per image."""
 
     name: str = ""
-    weight: float = 1.0  # share of `mix`
+    weight: float = 1.0  # share of `mix` (0: not in it)
     text: TextKind = "alnum"
     cases: tuple[Case, ...] = ALL_CASES
     fonts: tuple[str, ...] = ALL_GROUPS  # font groups: serif, sans, mono, display
@@ -32,6 +32,7 @@ class Style:
     aspect: Range = (2.5, 5.0)  # width / height
     glyph_size: Range = (0.6, 0.85)  # font size / image height
     size_jitter: float = 0.0  # each character's size varies by up to this share
+    glyph_width: Range = (1.0, 1.0)  # glyph width / the font's, per image (< 1: condensed)
     rotation: float = 8.0  # degrees, each character
     spacing: Range = (-0.03, 0.2)  # gap between characters / font size; < 0 overlaps
     rise: float = 0.04  # each character moves up or down by up to this share
