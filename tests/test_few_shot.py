@@ -22,10 +22,14 @@ from ctcocr.core.charset import (
     times_shown,
 )
 from ctcocr.core.config import (
+    DEFAULT_EPOCHS,
+    DEFAULT_FINETUNE_STEPS,
+    DEFAULT_MIN_STEPS,
     DEFAULT_REHEARSE,
     FEW_SHOT_AUGMENT,
     REHEARSE_BELOW,
     REHEARSE_UNTIL_SHOWN,
+    REHEARSED_FINETUNE_STEPS,
     ModelConfig,
     PreprocessConfig,
     TrainConfig,
@@ -35,6 +39,7 @@ from ctcocr.core.run_folder import RunSpec
 from ctcocr.data.augment import AugmentConfig
 from ctcocr.data.samples import Sample
 from ctcocr.training.loaders import ONE_PROCESS, TrainingData, epoch_loader, rehearsal_count
+from ctcocr.training.outputs import plan_line
 from ctcocr.training.prepare import augmentation_for, rehearsal_for
 
 SPEC = RunSpec(Charset("0123456789"), PreprocessConfig(width=96, height=32), ModelConfig())
@@ -258,3 +263,23 @@ def test_labels_of_one_length_end_the_training_with_the_length_constraint() -> N
     mixed = TrainingData(val=_samples("1234"), train=_samples("67890", "11111"))
     assert length_hint(mixed, out) is None  # 4 and 5: no single length to keep to
     assert length_hint(TrainingData(val=_samples("12345")), out) is None  # synthetic: no files
+
+
+def test_fine_tuning_plans_at_least_its_steps_and_more_with_rehearsal():
+    config = TrainConfig()
+    # 50 labels and as many synthetic images: 32 steps an epoch -> 38 epochs, 1,216 steps
+    assert config.limits(32, fine_tuning=True, rehearsing=True) == (38, None)
+    assert REHEARSED_FINETUNE_STEPS == 2 * DEFAULT_FINETUNE_STEPS == 1200
+    # the same data without rehearsal (the plates): 600 steps, 19 epochs -> 30
+    assert config.limits(32, fine_tuning=True) == (DEFAULT_EPOCHS, None)
+    assert config.limits(17, fine_tuning=True) == (-(-DEFAULT_FINETUNE_STEPS // 17), None)
+    # a larger set: 30 epochs are already more steps than either minimum
+    assert config.limits(100, fine_tuning=True, rehearsing=True) == (DEFAULT_EPOCHS, None)
+    assert config.limits(32) == (-(-DEFAULT_MIN_STEPS // 32), None)
+    # what the user asks wins
+    assert replace(config, epochs=5).limits(32, True, True) == (5, None)
+    assert replace(config, max_minutes=2.0).limits(32, True, True) == (None, 2.0)
+    plan = plan_line(50, config, 32, 38, None, True, 1050, 1050)
+    assert "the default when fine-tuning with rehearsal: 30 epochs and at least 1,200" in plan
+    plan = plan_line(94, config, 17, 36, None, True, 1050, 0)
+    assert "the default when fine-tuning: 30 epochs and at least 600 steps" in plan

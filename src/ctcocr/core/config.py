@@ -16,9 +16,13 @@ from ctcocr.core.errors import ConfigError
 Architecture = Literal["cnn", "crnn"]
 DEFAULT_EPOCHS = 30
 DEFAULT_MIN_STEPS = 3000
-# Fine-tuning (--init) starts from weights that already read: fewer steps are needed, and on
-# a few dozen images more steps only overfit (benchmarks/fewshot.py).
+# Fine-tuning (--init) starts from weights that already read: fewer steps are needed.
 DEFAULT_FINETUNE_STEPS = 600
+# ... and with rehearsal, where half of each batch is synthetic, twice as many: as many steps
+# of the data's own images. 50 labels with rehearsal then train 38 epochs instead of 30, and
+# captcha_images_v2, really_simple_captcha and henan_univ_digits read better; the plates, not
+# rehearsed, read less with more steps (docs/general-model.md#fine-tuning-steps).
+REHEARSED_FINETUNE_STEPS = 2 * DEFAULT_FINETUNE_STEPS
 # Fine-tuning on fewer than REHEARSE_BELOW images mixes this share of synthetic images into
 # each epoch (TrainConfig.rehearse; measured in docs/general-model.md).
 DEFAULT_REHEARSE = 0.5
@@ -227,14 +231,22 @@ class TrainConfig:
             )
 
     def limits(
-        self, steps_per_epoch: int, fine_tuning: bool = False
+        self, steps_per_epoch: int, fine_tuning: bool = False, rehearsing: bool = False
     ) -> tuple[int | None, float | None]:
-        """(epochs, minutes). With neither given: 30 epochs, and at least 3,000 steps (600 when
-        fine-tuning), so that a small dataset still gets enough updates."""
+        """(epochs, minutes). With neither given: 30 epochs, and at least `least_steps` steps,
+        so that a small dataset still gets enough updates."""
         if self.epochs is None and self.max_minutes is None:
-            steps = DEFAULT_FINETUNE_STEPS if fine_tuning else DEFAULT_MIN_STEPS
+            steps = least_steps(fine_tuning, rehearsing)
             return max(DEFAULT_EPOCHS, math.ceil(steps / max(1, steps_per_epoch))), None
         return self.epochs, self.max_minutes
+
+
+def least_steps(fine_tuning: bool, rehearsing: bool) -> int:
+    """The fewest steps a default plan trains: 3,000 from scratch, 600 when fine-tuning, 1,200
+    when fine-tuning with synthetic rehearsal."""
+    if not fine_tuning:
+        return DEFAULT_MIN_STEPS
+    return REHEARSED_FINETUNE_STEPS if rehearsing else DEFAULT_FINETUNE_STEPS
 
 
 @dataclass(frozen=True)

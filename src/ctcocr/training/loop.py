@@ -73,11 +73,11 @@ def fit(
         else None
     )
     steps = len(epoch_loader(data, spec, config, 0, ranks))
-    epochs, minutes = config.limits(steps, fine_tuning=init is not None)
-    budget_s = minutes * 60 if minutes else math.inf
     images = _epoch_images(data, config)
     repeated = len(at_least(data.train, config.min_epoch_images)) if data.train else images
     synthetic = rehearsal_count(repeated, data.rehearse) if data.rehearsal is not None else 0
+    epochs, minutes = config.limits(steps, init is not None, rehearsing=synthetic > 0)
+    budget_s = minutes * 60 if minutes else math.inf
     log(plan_line(images, config, steps, epochs, minutes, init is not None, repeated, synthetic))
     progress, last_drawn = trainer.progress, time.monotonic()
     started = (progress.epoch, trainer.tick())  # this session's start, for estimates

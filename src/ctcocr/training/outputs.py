@@ -13,12 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ctcocr.core.config import (
-    DEFAULT_EPOCHS,
-    DEFAULT_FINETUNE_STEPS,
-    DEFAULT_MIN_STEPS,
-    TrainConfig,
-)
+from ctcocr.core.config import DEFAULT_EPOCHS, TrainConfig, least_steps
 from ctcocr.core.run_folder import CURVES, METRICS, RunSpec, append_metrics, read_spec
 from ctcocr.evaluation.calibration import calibrate_logits
 from ctcocr.evaluation.scores import Scores
@@ -158,9 +153,10 @@ def plan_line(
         length = f"{epochs:,} epoch{'s' * (epochs != 1)} ({epochs * steps:,} steps)"
         length += f" or {budget}, whichever ends first" if budget else ", no time limit"
         if config.epochs is None and minutes is None:
-            least = DEFAULT_FINETUNE_STEPS if fine_tuning else DEFAULT_MIN_STEPS
+            least = least_steps(fine_tuning, rehearsing=synthetic > 0)
+            when = " when fine-tuning" + " with rehearsal" * (synthetic > 0) if fine_tuning else ""
             length += (
-                f" (the default{' when fine-tuning' if fine_tuning else ''}: {DEFAULT_EPOCHS} "
+                f" (the default{when}: {DEFAULT_EPOCHS} "
                 f"epochs and at least {least:,} steps; --epochs or --max-minutes change it)"
             )
     return (
