@@ -13,8 +13,10 @@ import pytest
 import torch
 
 from ctcocr import Recognizer
+from ctcocr.core.config import TrainConfig
 from ctcocr.core.errors import ConfigError
 from ctcocr.core.run_folder import read_metrics
+from ctcocr.training import distributed
 from ctcocr.training.distributed import Context, context_from_env, sampler
 
 SMALL_MODEL = ("--widths", "8,16,16,16", "--features", "32", "--hidden", "16")
@@ -105,6 +107,29 @@ def test_without_torchrun_one_process():
     assert context_from_env({}) == Context()
     assert not Context().distributed and Context().agree(1.5) == 1.5
     assert Context().gather(["a"]) == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("cores", "threads", "workers", "files", "split"),
+    [
+        (2, 0, -1, True, (1, 1)),  # files on 2 cores: one thread beside one loader process
+        (2, 0, -1, False, (2, 1)),  # a synthetic stream: both cores to the network
+        (2, 0, 0, True, (2, 0)),  # --workers 0: the network reads and trains on every core
+        (2, 0, 3, True, (1, 3)),  # asked for: kept, the network still gets a thread
+        (2, 2, -1, True, (2, 1)),  # --threads 2: as asked
+        (2, 1, 2, False, (1, 2)),
+        (1, 0, -1, True, (1, 1)),
+        (16, 0, -1, True, (8, 8)),
+        (16, 0, -1, False, (16, 15)),
+    ],
+)
+def test_files_split_the_cores_between_loader_and_network(
+    monkeypatch, cores: int, threads: int, workers: int, files: bool, split: tuple[int, int]
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(distributed, "_usable_cores", lambda: cores)
+    assert Context().cpu_split(threads, workers, files) == split
+    with pytest.raises(ConfigError, match="threads=-1: use 0"):
+        TrainConfig(threads=-1)
 
 
 def test_torchrun_variables_read():

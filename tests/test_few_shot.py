@@ -142,7 +142,7 @@ def test_each_epoch_mixes_files_and_fresh_synthetic_images(tiny_dataset: Path) -
     for epoch in (0, 1):
         labels = [
             label
-            for batch in epoch_loader(data, spec, config, epoch, ONE_PROCESS)
+            for batch in epoch_loader(data, spec, config, epoch, ONE_PROCESS, workers=0)
             for label in batch[3]
         ]
         epochs.append(labels)
@@ -150,6 +150,11 @@ def test_each_epoch_mixes_files_and_fresh_synthetic_images(tiny_dataset: Path) -
         assert set("".join(labels)) <= set(charset.chars)
         assert sum(label in {s.label for s in files} for label in labels) >= 12
     assert sorted(epochs[0]) != sorted(epochs[1])  # each epoch draws new synthetic images
+
+
+def test_synthetic_reuse_below_one_is_refused() -> None:
+    with pytest.raises(ConfigError, match="synthetic_reuse=0: use at least 1"):
+        TrainConfig(synthetic_reuse=0)
 
 
 def test_fine_tuning_prints_and_records_the_rehearsal(
@@ -267,19 +272,20 @@ def test_labels_of_one_length_end_the_training_with_the_length_constraint() -> N
 
 def test_fine_tuning_plans_at_least_its_steps_and_more_with_rehearsal():
     config = TrainConfig()
-    # 50 labels and as many synthetic images: 32 steps an epoch -> 38 epochs, 1,216 steps
-    assert config.limits(32, fine_tuning=True, rehearsing=True) == (38, None)
-    assert REHEARSED_FINETUNE_STEPS == 2 * DEFAULT_FINETUNE_STEPS == 1200
+    # 50 labels and as many synthetic images: 32 steps an epoch -> 55 epochs, 1,760 steps
+    assert config.limits(32, fine_tuning=True, rehearsing=True) == (55, None)
+    assert REHEARSED_FINETUNE_STEPS == 1750
     # the same data without rehearsal (the plates): 600 steps, 19 epochs -> 30
     assert config.limits(32, fine_tuning=True) == (DEFAULT_EPOCHS, None)
     assert config.limits(17, fine_tuning=True) == (-(-DEFAULT_FINETUNE_STEPS // 17), None)
     # a larger set: 30 epochs are already more steps than either minimum
-    assert config.limits(100, fine_tuning=True, rehearsing=True) == (DEFAULT_EPOCHS, None)
+    assert config.limits(100, fine_tuning=True) == (DEFAULT_EPOCHS, None)
+    assert config.limits(59, fine_tuning=True, rehearsing=True) == (DEFAULT_EPOCHS, None)
     assert config.limits(32) == (-(-DEFAULT_MIN_STEPS // 32), None)
     # what the user asks wins
     assert replace(config, epochs=5).limits(32, True, True) == (5, None)
     assert replace(config, max_minutes=2.0).limits(32, True, True) == (None, 2.0)
-    plan = plan_line(50, config, 32, 38, None, True, 1050, 1050)
-    assert "the default when fine-tuning with rehearsal: 30 epochs and at least 1,200" in plan
+    plan = plan_line(50, config, 32, 55, None, True, 1050, 1050)
+    assert "the default when fine-tuning with rehearsal: 30 epochs and at least 1,750" in plan
     plan = plan_line(94, config, 17, 36, None, True, 1050, 0)
     assert "the default when fine-tuning: 30 epochs and at least 600 steps" in plan

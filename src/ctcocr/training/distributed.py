@@ -62,9 +62,24 @@ class Context:
         container's cpuset, more threads than cores spin-wait on each other (10x slower)."""
         return max(1, _usable_cores() // self.local_world_size)
 
-    def loader_workers(self) -> int:
-        """Loader processes per rank: one per core of this rank's share beyond the first."""
-        return max(1, self.cpu_threads() - 1)
+    def cpu_split(self, threads: int, workers: int, files: bool) -> tuple[int, int]:
+        """(torch threads, loader processes) for this rank's share of the cores, from --threads
+        (0: pick) and --workers (-1: pick).
+
+        A synthetic stream or shards cost the loader little per image (a drawn image is used
+        4 times): the network takes every core, the loader one process per core beyond the
+        first. Image files on the CPU (`files`) are opened and augmented anew for every image,
+        and rehearsal draws fresh ones beside them: on 2 cores the loader process kept busy
+        the core the network's second thread waited for, and one thread beside it trained
+        28% faster on files alone and 50% faster with rehearsal (docs/guide.md#cores). So
+        files split the cores: half to the loader (at least one process), the rest to the
+        network (more than 2 cores: not measured)."""
+        share = self.cpu_threads()
+        if workers < 0:
+            workers = max(1, share // 2) if files else max(1, share - 1)
+        if threads <= 0:
+            threads = max(1, share - workers) if files else share
+        return threads, workers
 
     def stream_seed(self, seed: int) -> int:
         """A seed for this rank's synthetic stream; rank 0 keeps the single-process seed."""

@@ -82,9 +82,9 @@ def make_loader(
 
 
 def epoch_loader(
-    data: TrainingData, spec: RunSpec, config: TrainConfig, epoch: int, ranks: Context
+    data: TrainingData, spec: RunSpec, config: TrainConfig, epoch: int, ranks: Context, workers: int
 ) -> DataLoader:
-    workers = config.workers if config.workers >= 0 else ranks.loader_workers()
+    """Epoch `epoch`'s training images, read by `workers` loader processes (Trainer.workers)."""
     if data.synth is not None:
         stream = SyntheticStream(
             data.synth,

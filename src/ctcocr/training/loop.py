@@ -61,7 +61,7 @@ def fit(
     """Train, keeping the best weights on validation in run_dir. Returns the final progress.
 
     `init`: a run folder whose weights start this one (fine-tuning; see finetune.py)."""
-    trainer = Trainer(spec, config)
+    trainer = Trainer(spec, config, files=data.train is not None)
     ranks = trainer.ranks
     # before any file is written, so that a missing tensorboard costs nothing
     scalars = ScalarLog(run_dir) if config.tensorboard and ranks.is_main else None
@@ -72,7 +72,7 @@ def fit(
         if data.validates
         else None
     )
-    steps = len(epoch_loader(data, spec, config, 0, ranks))
+    steps = len(epoch_loader(data, spec, config, 0, ranks, trainer.workers))
     images = _epoch_images(data, config)
     repeated = len(at_least(data.train, config.min_epoch_images)) if data.train else images
     synthetic = rehearsal_count(repeated, data.rehearse) if data.rehearsal is not None else 0
@@ -162,7 +162,7 @@ def _epoch(
     """Train one epoch and validate -> (the metrics record, whether it is the best so far).
     Without validation images every epoch is the one kept: the last."""
     progress, ranks = trainer.progress, trainer.ranks
-    loader = epoch_loader(data, spec, trainer.config, progress.epoch, ranks)
+    loader = epoch_loader(data, spec, trainer.config, progress.epoch, ranks, trainer.workers)
     total_steps = epochs * len(loader) if epochs else None
     started = time.monotonic()
     train_loss, images = trainer.train_epoch(loader, total_steps, budget_s)

@@ -68,11 +68,17 @@ def learning_rate(progress: float, config: TrainConfig) -> float:
 class Trainer:
     """One network, its optimizer and the clock; `fit` drives it epoch by epoch."""
 
-    def __init__(self, spec: RunSpec, config: TrainConfig) -> None:
+    def __init__(self, spec: RunSpec, config: TrainConfig, files: bool = False) -> None:
+        """`files`: the data is image files (augmented per image), not a synthetic stream or
+        shards; on the CPU it then leaves the loader more of the cores (Context.cpu_split)."""
         # Under torchrun: joins the other ranks; this rank's GPU is cuda:LOCAL_RANK.
         self.ranks, self.device = distributed.start(pick_device(config.device))
-        if self.device.type == "cpu":
-            torch.set_num_threads(self.ranks.cpu_threads())
+        on_cpu = self.device.type == "cpu"
+        threads, self.workers = self.ranks.cpu_split(
+            config.threads, config.workers, files and on_cpu
+        )
+        if on_cpu:
+            torch.set_num_threads(threads)
         _tune_cuda(self.device)
         torch.manual_seed(config.seed)
         self.network = build_network(spec).to(self.device)
