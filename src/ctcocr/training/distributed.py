@@ -71,7 +71,7 @@ class Context:
         first. Image files on the CPU (`files`) are opened and augmented anew for every image,
         and rehearsal draws fresh ones beside them: on 2 cores the loader process kept busy
         the core the network's second thread waited for, and one thread beside it trained
-        28% faster on files alone and 50% faster with rehearsal (docs/guide.md#cores). So
+        29% faster on files alone and 49% faster with rehearsal (docs/guide.md#cores). So
         files split the cores: half to the loader (at least one process), the rest to the
         network (more than 2 cores: not measured)."""
         share = self.cpu_threads()
