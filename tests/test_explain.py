@@ -26,7 +26,11 @@ def test_logits_decode_to_what_predict_reads(reader, tiny_dataset):
     assert logits.shape == (5, steps, classes) and logits.dtype == np.float32
     temperature = reader.spec.temperature
     decoded = ctc_greedy_decode(logits / np.float32(temperature), reader.spec.charset)
-    assert decoded == reader.predict_batch(images)
+    predicted = reader.predict_batch(images)
+    assert [p.text for p in decoded] == [p.text for p in predicted]
+    # batches of 2 and of 64 may sum in another order on some CPUs: the last bits can differ
+    confidences = [p.confidence for p in predicted]
+    assert [p.confidence for p in decoded] == pytest.approx(confidences, rel=1e-5)
     assert reader.logits([]).shape == (0, steps, classes)
 
 

@@ -199,46 +199,6 @@ def test_init_with_another_architecture_is_refused(cli, tiny_run, tiny_dataset, 
     assert_fails(result, str(tiny_run), "crnn", "differs", "drop --init")
 
 
-def test_init_with_fewer_layers_keeps_the_first_of_each_stage():
-    import torch
-
-    from ctcocr.core.errors import ConfigError
-    from ctcocr.network.weights import build_network
-    from ctcocr.training.finetune import drop_layers
-
-    model = ModelConfig("cnn", 40, depths=(1, 1, 2, 2))
-    deep = RunSpec(Charset("0123456789"), PreprocessConfig(160, 48), model)
-    old = build_network(deep).state_dict()
-    kept, dropped = drop_layers(old, (1, 1, 2, 2), (1, 1, 1, 1), Path("deep"))
-    assert dropped == ["stage 3 layer 2", "stage 4 layer 2"]
-    # convs: 0 conv, 1 pool, 2 conv, 3 pool, 4 conv, 5 conv (dropped), 6 pool, 7 conv, ...
-    assert torch.equal(kept["backbone.convs.4.0.weight"], old["backbone.convs.4.0.weight"])
-    assert torch.equal(kept["backbone.convs.6.0.weight"], old["backbone.convs.7.0.weight"])
-    assert torch.equal(kept["backbone.collapse.0.weight"], old["backbone.collapse.0.weight"])
-    shallow = RunSpec(deep.charset, deep.preprocess, ModelConfig("cnn", 40, depths=(1, 1, 1, 1)))
-    assert set(kept) == set(build_network(shallow).state_dict())
-    assert drop_layers(old, (1, 1, 2, 2), (1, 1, 2, 2), Path("deep")) == (old, [])
-    with pytest.raises(
-        ConfigError, match=r"--init deep: --depths 1,2,2,2 has more layers in stage 2"
-    ):
-        drop_layers(old, (1, 1, 2, 2), (1, 2, 2, 2), Path("deep"))
-
-
-def test_a_shallower_network_starts_from_the_init_run(cli, tiny_run, tiny_dataset, tmp_path):
-    deep = tmp_path / "deep"
-    result = cli("train", tiny_dataset, "--out", deep, "--depths", "1,2,1,2", *FAST, *SMALL_MODEL)
-    assert result.code == 0, result.err
-    out = tmp_path / "shallow"
-    result = cli("train", tiny_dataset, "--init", deep, "--depths", "1,1,1,1", "--out", out, *FAST)
-    assert result.code == 0, result.err
-    assert "backbone copied without stage 2 layer 2, stage 4 layer 2" in result.out
-    config = json.loads((out / "config.json").read_text("utf-8"))
-    assert config["model"]["depths"] == [1, 1, 1, 1]
-    deeper = ("--depths", "2,1,1,1", "--out", tmp_path / "x")
-    result = cli("train", tiny_dataset, "--init", out, *deeper, *FAST)
-    assert_fails(result, str(out), "more layers in stage 1", "drop --init")
-
-
 def test_synthetic_training_can_start_from_a_run(cli, tiny_run, tmp_path):
     out = tmp_path / "styled"
     result = cli(

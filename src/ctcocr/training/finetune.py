@@ -5,11 +5,11 @@ spending hundreds of steps on the all-blank plateau.
 
 The backbone and the BiLSTM are copied as they are; they must have the same shapes, so the
 new run keeps the old run's model configuration and input size unless told otherwise. The
-one change of shape allowed is fewer layers per stage (`--depths 1,1,1,1` from a run of
-1,1,2,2): each stage keeps its first layers and drops the rest, so that a faster network starts
-from a trained one rather than from nothing. The classifier has one row per class: the blank's
-row and the rows of characters both charsets share are copied, so the pretrained model already
-reads those; rows of new characters keep their fresh initialisation.
+changes of shape allowed are fewer layers per stage (`--depths 1,1,1,1` from a run of 1,1,2,2)
+and fewer channels (`--widths`), see shrink.py: a faster network then starts from a trained
+one rather than from nothing. The classifier has one row per class: the blank's row and the
+rows of characters both charsets share are copied, so the pretrained model already reads
+those; rows of new characters keep their fresh initialisation.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ctcocr.core.errors import ConfigError, ModelFileError
 from ctcocr.core.run_folder import WEIGHTS, RunSpec, check_weights_sha256, read_spec
 from ctcocr.network.model import Network, set_blank_prior
 from ctcocr.training.loaders import TrainingData
+from ctcocr.training.shrink import drop_layers, narrow_channels
 
 CLASSIFIER = ("classifier.weight", "classifier.bias")
 
@@ -70,6 +71,9 @@ def load_initial_weights(network: torch.nn.Module, init: Path, spec: RunSpec) ->
     old, dropped = drop_layers(
         read_initial_weights(init), old_spec.model.depths, spec.model.depths, init
     )
+    old, narrowed = narrow_channels(
+        old, old_spec.model.widths, spec.model.widths, spec.model.depths, init
+    )
     new = network.state_dict()
     mismatched = [
         f"{name} {tuple(old[name].shape) if name in old else 'missing'} -> "
@@ -82,8 +86,8 @@ def load_initial_weights(network: torch.nn.Module, init: Path, spec: RunSpec) ->
         raise ConfigError(
             f"--init {init}: its network ({_describe(old_spec)}) differs from this one "
             f"({_describe(spec)}): {'; '.join(mismatched[:3])}: give the same --model, "
-            "--widths, --features, --hidden and --channels as that run (and the same --depths, "
-            "or fewer layers per stage), or drop --init"
+            "--features, --hidden and --channels as that run (and the same --depths and "
+            "--widths, or fewer layers and channels per stage), or drop --init"
         )
     state = {name: old[name] for name in new if name not in CLASSIFIER}
     rows = _shared_rows(old_spec.charset.chars, spec.charset.chars)
@@ -95,58 +99,15 @@ def load_initial_weights(network: torch.nn.Module, init: Path, spec: RunSpec) ->
     network.load_state_dict(state)
     kept = len(rows) - 1  # minus the blank
     fresh = len(spec.charset.chars) - kept
-    copied = f"backbone copied without {', '.join(dropped)}" if dropped else "backbone copied"
+    copied = "backbone copied"
+    if dropped:
+        copied += f" without {', '.join(dropped)}"
+    if narrowed:
+        copied += f", narrowed ({'; '.join(narrowed)}: the channels that pass the most on)"
     return (
         f"initialised from {init}: {copied}; blank and {kept} shared character(s) kept, "
         f"{fresh} new character(s) start fresh"
     )
-
-
-def conv_positions(depths: tuple[int, ...] | list[int]) -> dict[tuple[int, int], int]:
-    """(stage, layer) -> the index of that conv block in `Backbone.convs`, where every stage's
-    layers are followed by its max-pool."""
-    positions, index = {}, 0
-    for stage, depth in enumerate(depths):
-        for layer in range(depth):
-            positions[stage, layer] = index
-            index += 1
-        index += 1  # the stage's pool
-    return positions
-
-
-def drop_layers(
-    old: dict[str, torch.Tensor],
-    old_depths: tuple[int, ...] | list[int],
-    new_depths: tuple[int, ...] | list[int],
-    init: Path,
-) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """The init run's tensors renamed for a network with fewer layers per stage -> (tensors,
-    the layers left out, as "stage S layer L"). Each stage keeps its first layers. The same
-    depths: the tensors unchanged. A stage deeper than the init run's is a ConfigError: its
-    extra layers would start untrained in the middle of a trained network."""
-    old_depths, new_depths = tuple(old_depths), tuple(new_depths)
-    if old_depths == new_depths or len(old_depths) != len(new_depths):
-        return old, []  # a different number of stages: the shape check names the mismatch
-    deeper = [i + 1 for i, (a, b) in enumerate(zip(old_depths, new_depths, strict=True)) if b > a]
-    if deeper:
-        have = ",".join(map(str, old_depths))
-        raise ConfigError(
-            f"--init {init}: --depths {','.join(map(str, new_depths))} has more layers in stage "
-            f"{', '.join(map(str, deeper))} than that run ({have}): give at most its depths, "
-            "or drop --init"
-        )
-    before, after = conv_positions(old_depths), conv_positions(new_depths)
-    moved = {f"backbone.convs.{before[at]}.": f"backbone.convs.{after[at]}." for at in after}
-    renamed = {}
-    for name, tensor in old.items():
-        if not name.startswith("backbone.convs."):
-            renamed[name] = tensor
-            continue
-        prefix = next((p for p in moved if name.startswith(p)), None)
-        if prefix is not None:
-            renamed[moved[prefix] + name[len(prefix) :]] = tensor
-    dropped = [f"stage {s + 1} layer {i + 1}" for (s, i) in sorted(set(before) - set(after))]
-    return renamed, dropped
 
 
 def read_initial_weights(init: Path) -> dict[str, torch.Tensor]:
