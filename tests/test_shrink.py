@@ -129,3 +129,12 @@ def test_init_with_fewer_layers_keeps_the_first_of_each_stage():
         ConfigError, match=r"--init deep: --depths 1,2,2,2 has more layers in stage 2"
     ):
         drop_layers(old, (1, 1, 2, 2), (1, 2, 2, 2), Path("deep"))
+
+
+@pytest.mark.parametrize(("mean", "spread"), [(0.0, 1.0), (1.5, 0.5), (-1.0, 2.0), (-3.0, 0.2)])
+def test_a_channel_s_share_is_the_rms_of_its_relu(mean, spread):
+    from ctcocr.training.shrink import _relu_rms
+
+    samples = torch.randn(2_000_000, generator=torch.Generator().manual_seed(0)) * spread + mean
+    expected = float(samples.clamp(min=0).pow(2).mean().sqrt())
+    assert _relu_rms(mean, spread) == pytest.approx(expected, rel=0.01, abs=1e-4)

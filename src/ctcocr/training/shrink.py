@@ -150,5 +150,5 @@ def _relu_rms(mean: float, spread: float) -> float:
     """sqrt(E[ReLU(X)^2]) for X ~ N(mean, spread^2)."""
     ratio = mean / spread
     density = math.exp(-0.5 * ratio * ratio) / math.sqrt(2 * math.pi)
-    below = 0.5 * (1 + math.erf(ratio / math.sqrt(2)))
-    return math.sqrt(max(0.0, (mean * mean + spread * spread) * below + mean * spread * density))
+    positive = 0.5 * (1 + math.erf(ratio / math.sqrt(2)))  # P(X > 0)
+    return math.sqrt(max(0.0, (mean * mean + spread * spread) * positive + mean * spread * density))
