@@ -15,7 +15,7 @@ from ctcocr.core.config import ModelConfig, PreprocessConfig
 from ctcocr.core.errors import ConfigError
 from ctcocr.core.run_folder import RunSpec
 from ctcocr.network.weights import build_network
-from ctcocr.training.shrink import conv_positions, narrow_channels
+from ctcocr.training.shrink import _relu_rms, conv_positions, drop_layers, narrow_channels
 
 WIDE = (8, 16, 16, 24)
 NARROW = (8, 12, 16, 16)
@@ -107,12 +107,6 @@ def test_a_smaller_network_starts_from_the_init_run(
 
 
 def test_init_with_fewer_layers_keeps_the_first_of_each_stage():
-    import torch
-
-    from ctcocr.core.errors import ConfigError
-    from ctcocr.network.weights import build_network
-    from ctcocr.training.shrink import drop_layers
-
     model = ModelConfig("cnn", 40, depths=(1, 1, 2, 2))
     deep = RunSpec(Charset("0123456789"), PreprocessConfig(160, 48), model)
     old = build_network(deep).state_dict()
@@ -133,8 +127,6 @@ def test_init_with_fewer_layers_keeps_the_first_of_each_stage():
 
 @pytest.mark.parametrize(("mean", "spread"), [(0.0, 1.0), (1.5, 0.5), (-1.0, 2.0), (-3.0, 0.2)])
 def test_a_channel_s_share_is_the_rms_of_its_relu(mean, spread):
-    from ctcocr.training.shrink import _relu_rms
-
     samples = torch.randn(2_000_000, generator=torch.Generator().manual_seed(0)) * spread + mean
     expected = float(samples.clamp(min=0).pow(2).mean().sqrt())
     assert _relu_rms(mean, spread) == pytest.approx(expected, rel=0.01, abs=1e-4)
